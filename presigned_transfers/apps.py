@@ -1,0 +1,13 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class PresignedTransfersConfig(AppConfig):
+    name = "presigned_transfers"
+    verbose_name = _("Presigned transfers")
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from presigned_transfers import checks, services  # noqa: F401 - registers receivers
+
+        checks.register()

@@ -1,0 +1,358 @@
+"""System checks for ``settings.PRESIGNED_TRANSFERS``. They never touch the network.
+
+Run ``python manage.py check``; each message names the setting and says how to fix it.
+"""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Iterable, Mapping
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core.checks import CheckMessage, Error, Tags, Warning, register as register_check
+from django_ratelimit.core import _split_rate  # type: ignore[import-untyped]
+
+from presigned_transfers import conf
+from presigned_transfers.policy import normalize_content_type
+
+S = conf.SETTING_NAME
+_UNSHARED_CACHES = {
+    "django.core.cache.backends.dummy.DummyCache": "never stores anything",
+    "django.core.cache.backends.locmem.LocMemCache": "is private to each process",
+    "django.core.cache.backends.filebased.FileBasedCache": "is not atomic",
+    "django.core.cache.backends.db.DatabaseCache": "is not atomic",
+}
+
+
+def register() -> None:
+    register_check(Tags.security, Tags.compatibility)(check_settings)
+
+
+def check_settings(app_configs: Iterable[Any] | None = None, **kwargs: Any) -> list[CheckMessage]:
+    raw = getattr(settings, S, None)
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, Mapping):
+        return [Error(f"{S} should be a dict.", hint=_HINT_DOCS, id="presigned_transfers.E000")]
+    messages: list[CheckMessage] = []
+    for check in (
+        _check_unknown,
+        _check_bucket,
+        _check_endpoint,
+        _check_expiries,
+        _check_key_template,
+        _check_policies,
+        _check_rate_limits,
+        _check_quota,
+        _check_encryption,
+        _check_request_body,
+    ):
+        messages.extend(check(raw))
+    return messages
+
+
+_HINT_DOCS = "See the settings reference in presigned_transfers' README."
+
+
+def _setting(name: str) -> str:
+    return f"{S}['{name}']"
+
+
+def _check_unknown(raw: Mapping[str, Any]) -> list[CheckMessage]:
+    unknown = sorted(set(raw) - set(conf.DEFAULTS))
+    if not unknown:
+        return []
+    return [
+        Warning(
+            f"{S} has unknown keys: {', '.join(map(str, unknown))}.",
+            hint=f"Known keys: {', '.join(sorted(conf.DEFAULTS))}. Check the spelling.",
+            id="presigned_transfers.W001",
+        )
+    ]
+
+
+def _check_bucket(raw: Mapping[str, Any]) -> list[CheckMessage]:
+    bucket = raw.get("BUCKET")
+    if not bucket or not isinstance(bucket, str):
+        return [
+            Error(
+                f"{_setting('BUCKET')} should name the private S3 bucket uploads go to.",
+                hint=f"Set {S} = {{'BUCKET': 'my-private-bucket', ...}} in your settings.",
+                id="presigned_transfers.E001",
+            )
+        ]
+    return []
+
+
+def _check_endpoint(raw: Mapping[str, Any]) -> list[CheckMessage]:
+    messages: list[CheckMessage] = []
+    endpoint = raw.get("ENDPOINT_URL")
+    if endpoint is not None:
+        parts = urlsplit(endpoint) if isinstance(endpoint, str) else None
+        if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
+            messages.append(
+                Error(
+                    f"{_setting('ENDPOINT_URL')} should be an http(s) URL such as "
+                    "'https://s3.eu-west-1.amazonaws.com', or None for AWS.",
+                    hint="Leave it out to use AWS S3 in REGION.",
+                    id="presigned_transfers.E002",
+                )
+            )
+    style = raw.get("ADDRESSING_STYLE", "auto")
+    if style not in conf.ADDRESSING_STYLES:
+        messages.append(
+            Error(
+                f"{_setting('ADDRESSING_STYLE')} should be one of "
+                f"{', '.join(conf.ADDRESSING_STYLES)}, not {style!r}.",
+                hint="Use 'path' for most S3-compatible servers, 'auto' for AWS.",
+                id="presigned_transfers.E003",
+            )
+        )
+    region = raw.get("REGION", "us-east-1")
+    if not isinstance(region, str) or not region:
+        messages.append(
+            Error(
+                f"{_setting('REGION')} should be an AWS region name such as 'eu-west-1'.",
+                hint="It must match the bucket's region, or S3 refuses the signatures.",
+                id="presigned_transfers.E004",
+            )
+        )
+    return messages
+
+
+def _check_expiries(raw: Mapping[str, Any]) -> list[CheckMessage]:
+    messages: list[CheckMessage] = []
+    for name, maximum, recommended, error_id, warning_id in (
+        ("UPLOAD_EXPIRY", conf.MAX_UPLOAD_EXPIRY, 20 * 60, "E005", "W002"),
+        ("DOWNLOAD_EXPIRY", conf.MAX_DOWNLOAD_EXPIRY, 15 * 60, "E006", "W003"),
+    ):
+        value = raw.get(name, conf.DEFAULTS[name])
+        if isinstance(value, timedelta):
+            value = value.total_seconds()
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 1:
+            messages.append(
+                Error(
+                    f"{_setting(name)} should be a positive number of seconds or a timedelta.",
+                    hint=f"The default is {conf.DEFAULTS[name]} seconds.",
+                    id=f"presigned_transfers.{error_id}",
+                )
+            )
+        elif value > maximum:
+            messages.append(
+                Error(
+                    f"{_setting(name)} is {int(value)} seconds, above the hard maximum of "
+                    f"{maximum} seconds.",
+                    hint="A long-lived signed URL is as good as a public link while it lives. "
+                    f"Use {recommended} seconds or less.",
+                    id=f"presigned_transfers.{error_id}",
+                )
+            )
+        elif value > recommended:
+            messages.append(
+                Warning(
+                    f"{_setting(name)} is {int(value)} seconds; {recommended} seconds or less "
+                    "is recommended.",
+                    hint="Shorter windows limit the damage of a leaked URL.",
+                    id=f"presigned_transfers.{warning_id}",
+                )
+            )
+    return messages
+
+
+def _check_key_template(raw: Mapping[str, Any]) -> list[CheckMessage]:
+    template = raw.get("KEY_TEMPLATE", conf.DEFAULTS["KEY_TEMPLATE"])
+    hint = (
+        "Use placeholders from {owner_id}, {random}, {filename}, {policy}, {date}; the default "
+        "is " + conf.DEFAULTS["KEY_TEMPLATE"] + "."
+    )
+    problem = None
+    if not isinstance(template, str) or not template:
+        problem = "should be a non-empty string"
+    else:
+        try:
+            fields = {field for _, field, _, _ in string.Formatter().parse(template) if field}
+        except ValueError:
+            problem = "is not a valid format string"
+        else:
+            if fields - conf.KEY_TEMPLATE_FIELDS:
+                problem = f"uses unknown placeholders {sorted(fields - conf.KEY_TEMPLATE_FIELDS)}"
+            elif "random" not in fields:
+                problem = "must contain {random}, or two uploads could get the same key"
+            elif "owner_id" not in fields:
+                problem = "must contain {owner_id}, so each user's files have their own prefix"
+            elif template.startswith("/"):
+                problem = "must not start with '/'"
+    if problem is None:
+        return []
+    return [
+        Error(f"{_setting('KEY_TEMPLATE')} {problem}.", hint=hint, id="presigned_transfers.E007")
+    ]
+
+
+def _policy_problems(name: Any, spec: Any) -> list[str]:
+    if not isinstance(name, str) or not name or len(name) > 64:
+        return ["its name should be a string of 1 to 64 characters"]
+    if not isinstance(spec, Mapping):
+        return ["should be a dict with CONTENT_TYPES, MIN_SIZE and MAX_SIZE"]
+    problems = []
+    unknown = set(spec) - {"CONTENT_TYPES", "MIN_SIZE", "MAX_SIZE", "SNIFF"}
+    if unknown:
+        problems.append(f"has unknown keys {sorted(map(str, unknown))}")
+    types = spec.get("CONTENT_TYPES")
+    if isinstance(types, str) or not isinstance(types, (list, tuple)) or not types:
+        problems.append("CONTENT_TYPES should be a non-empty list of media types")
+    else:
+        bad = [t for t in types if not isinstance(t, str) or normalize_content_type(t) != t]
+        if bad:
+            problems.append(
+                f"CONTENT_TYPES has malformed media types {bad!r} (write them like 'image/png', "
+                "lower case, no parameters, no wildcards)"
+            )
+    min_size, max_size = spec.get("MIN_SIZE", 1), spec.get("MAX_SIZE")
+    for key, value in (("MIN_SIZE", min_size), ("MAX_SIZE", max_size)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            problems.append(f"{key} should be a whole number of bytes >= 0")
+    if not problems:
+        if max_size > conf.S3_MAX_POST_SIZE:
+            problems.append(
+                f"MAX_SIZE is {max_size} bytes, above S3's single POST limit of "
+                f"{conf.S3_MAX_POST_SIZE} bytes (5 GB)"
+            )
+        if min_size > max_size:
+            problems.append("MIN_SIZE is larger than MAX_SIZE")
+        if max_size < 1:
+            problems.append("MAX_SIZE should be at least 1")
+    return problems
+
+
+def _check_policies(raw: Mapping[str, Any]) -> list[CheckMessage]:
+    policies = raw.get("POLICIES", conf.DEFAULTS["POLICIES"])
+    if not isinstance(policies, Mapping) or not policies:
+        return [
+            Error(
+                f"{_setting('POLICIES')} should be a non-empty dict of named upload policies.",
+                hint="For example {'default': {'CONTENT_TYPES': ['application/pdf'], "
+                "'MAX_SIZE': 20 * 1024 * 1024}}.",
+                id="presigned_transfers.E008",
+            )
+        ]
+    messages: list[CheckMessage] = [
+        Error(
+            f"{_setting('POLICIES')}[{name!r}] {problem}.",
+            hint="Each policy is {'CONTENT_TYPES': [...], 'MIN_SIZE': 1, 'MAX_SIZE': n}.",
+            id="presigned_transfers.E009",
+        )
+        for name, spec in policies.items()
+        for problem in _policy_problems(name, spec)
+    ]
+    default = raw.get("DEFAULT_POLICY", conf.DEFAULTS["DEFAULT_POLICY"])
+    if default not in policies:
+        messages.append(
+            Error(
+                f"{_setting('DEFAULT_POLICY')} is {default!r}, which is not in "
+                f"{_setting('POLICIES')}.",
+                hint=f"Name one of: {', '.join(map(str, policies))}.",
+                id="presigned_transfers.E010",
+            )
+        )
+    return messages
+
+
+def _check_rate_limits(raw: Mapping[str, Any]) -> list[CheckMessage]:
+    messages: list[CheckMessage] = []
+    limits = raw.get("RATE_LIMITS", {})
+    if not isinstance(limits, Mapping):
+        limits = {"": limits}
+    for name, rate in limits.items():
+        problem = None
+        if name not in conf.RATE_LIMITED_VIEWS:
+            problem = f"has an unknown view {name!r}"
+        elif rate is not None:
+            try:
+                count, seconds = _split_rate(rate)
+                if count < 1 or seconds < 1:
+                    raise ValueError(rate)
+            except (ValueError, TypeError, KeyError, AttributeError):
+                problem = f"[{name!r}] should be a rate such as '30/m' or None, not {rate!r}"
+        if problem:
+            messages.append(
+                Error(
+                    f"{_setting('RATE_LIMITS')} {problem}.",
+                    hint=f"Keys: {', '.join(conf.RATE_LIMITED_VIEWS)}; values like '30/m', "
+                    "'1000/h' or None to turn a limit off.",
+                    id="presigned_transfers.E011",
+                )
+            )
+    cache_alias = getattr(settings, "RATELIMIT_USE_CACHE", "default")
+    backend = settings.CACHES.get(cache_alias, {}).get("BACKEND", "")
+    if backend in _UNSHARED_CACHES:
+        messages.append(
+            Error(
+                f"The rate-limit cache {cache_alias!r} uses {backend.rsplit('.', 1)[-1]}, "
+                f"which {_UNSHARED_CACHES[backend]}: rate limits would not hold.",
+                hint="Point RATELIMIT_USE_CACHE at a shared, atomic cache such as Redis or "
+                "Memcached. For a single-process development server you may silence this "
+                "check (SILENCED_SYSTEM_CHECKS).",
+                id="presigned_transfers.E012",
+            )
+        )
+    return messages
+
+
+def _check_quota(raw: Mapping[str, Any]) -> list[CheckMessage]:
+    quota = raw.get("QUOTA", {})
+    if not isinstance(quota, Mapping):
+        quota = {"QUOTA": quota}
+    problems = [
+        f"[{key!r}] should be a positive whole number or None"
+        for key, value in quota.items()
+        if key not in ("MAX_BYTES", "MAX_FILES")
+        or (value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1))
+    ]
+    return [
+        Error(
+            f"{_setting('QUOTA')}{problem}.",
+            hint="QUOTA = {'MAX_BYTES': 1024 ** 3, 'MAX_FILES': 500}; None means no limit.",
+            id="presigned_transfers.E013",
+        )
+        for problem in problems
+    ]
+
+
+def _check_encryption(raw: Mapping[str, Any]) -> list[CheckMessage]:
+    sse = raw.get("SERVER_SIDE_ENCRYPTION")
+    if sse not in conf.SSE_CHOICES:
+        return [
+            Error(
+                f"{_setting('SERVER_SIDE_ENCRYPTION')} should be None, 'AES256' or 'aws:kms', "
+                f"not {sse!r}.",
+                hint="'AES256' is SSE-S3; 'aws:kms' also takes SSE_KMS_KEY_ID.",
+                id="presigned_transfers.E014",
+            )
+        ]
+    if raw.get("SSE_KMS_KEY_ID") and sse != "aws:kms":
+        return [
+            Warning(
+                f"{_setting('SSE_KMS_KEY_ID')} is set but SERVER_SIDE_ENCRYPTION is {sse!r}; "
+                "the key id is ignored.",
+                hint="Set SERVER_SIDE_ENCRYPTION to 'aws:kms' to use the key.",
+                id="presigned_transfers.W004",
+            )
+        ]
+    return []
+
+
+def _check_request_body(raw: Mapping[str, Any]) -> list[CheckMessage]:
+    value = raw.get("MAX_REQUEST_BODY", conf.DEFAULTS["MAX_REQUEST_BODY"])
+    if isinstance(value, bool) or not isinstance(value, int) or not 256 <= value <= 1024 * 1024:
+        return [
+            Error(
+                f"{_setting('MAX_REQUEST_BODY')} should be a number of bytes from 256 to 1 MiB.",
+                hint=f"The default, {conf.DEFAULTS['MAX_REQUEST_BODY']}, fits every request.",
+                id="presigned_transfers.E015",
+            )
+        ]
+    return []

@@ -1,0 +1,223 @@
+"""All of the app's settings, read lazily from ``settings.PRESIGNED_TRANSFERS``.
+
+Nothing here reads settings at import time: every attribute of :data:`app_settings`
+looks at Django's settings when it is first used, and the parsed result is cached
+until a ``setting_changed`` signal (``override_settings`` in tests) clears it.
+
+Settings are validated by the system checks in :mod:`presigned_transfers.checks`;
+code that runs with bad settings anyway gets :class:`ImproperlyConfigured`.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+
+SETTING_NAME = "PRESIGNED_TRANSFERS"
+
+MB = 1024 * 1024
+GB = 1024 * MB
+
+#: S3's limit for a single POST upload.
+S3_MAX_POST_SIZE = 5 * GB
+#: Hard ceilings on presigned URL lifetimes. The defaults are well below them;
+#: S3 itself refuses anything above 7 days.
+MAX_UPLOAD_EXPIRY = 60 * 60
+MAX_DOWNLOAD_EXPIRY = 60 * 60
+S3_MAX_EXPIRY = 7 * 24 * 60 * 60
+
+DEFAULT_CONTENT_TYPES = (
+    "application/pdf",
+    "image/jpeg",
+    "image/png",
+    "image/gif",
+    "image/webp",
+)
+
+DEFAULTS: dict[str, Any] = {
+    "BUCKET": None,
+    "REGION": "us-east-1",
+    "ENDPOINT_URL": None,
+    "ADDRESSING_STYLE": "auto",
+    "UPLOAD_EXPIRY": 20 * 60,
+    "DOWNLOAD_EXPIRY": 15 * 60,
+    "KEY_TEMPLATE": "uploads/{owner_id}/{random}_{filename}",
+    "DEFAULT_POLICY": "default",
+    "POLICIES": {
+        "default": {
+            "CONTENT_TYPES": list(DEFAULT_CONTENT_TYPES),
+            "MIN_SIZE": 1,
+            "MAX_SIZE": 20 * MB,
+        },
+    },
+    "RATE_LIMITS": {
+        "upload-url": "30/m",
+        "confirm-upload": "60/m",
+        "download-url": "120/m",
+    },
+    "MAX_REQUEST_BODY": 16 * 1024,
+    "QUOTA": {"MAX_BYTES": None, "MAX_FILES": None},
+    "SERVER_SIDE_ENCRYPTION": None,
+    "SSE_KMS_KEY_ID": None,
+    "SNIFF_CONTENT": True,
+    "CLEANUP_GRACE": 60 * 60,
+}
+
+KEY_TEMPLATE_FIELDS = frozenset({"owner_id", "random", "filename", "policy", "date"})
+ADDRESSING_STYLES = ("auto", "path", "virtual")
+SSE_CHOICES = (None, "AES256", "aws:kms")
+RATE_LIMITED_VIEWS = ("upload-url", "confirm-upload", "download-url")
+
+
+@dataclass(frozen=True)
+class Policy:
+    """A named upload policy: which content types, and how many bytes."""
+
+    name: str
+    content_types: tuple[str, ...]
+    min_size: int
+    max_size: int
+    sniff: bool = True
+
+
+def _seconds(value: Any) -> Any:
+    """Accept seconds or a :class:`datetime.timedelta`; leave anything else for the checks."""
+    if isinstance(value, timedelta):
+        return int(value.total_seconds())
+    return value
+
+
+class AppSettings:
+    """Typed, lazy access to ``settings.PRESIGNED_TRANSFERS``.
+
+    Each property reads the raw dict (cached) and applies the default. The raw values are
+    validated by the system checks; properties only normalize.
+    """
+
+    @property
+    def raw(self) -> dict[str, Any]:
+        return _raw()
+
+    def _get(self, name: str) -> Any:
+        return self.raw.get(name, DEFAULTS[name])
+
+    @property
+    def bucket(self) -> str:
+        bucket = self._get("BUCKET")
+        if not bucket:
+            raise ImproperlyConfigured(
+                f"{SETTING_NAME}['BUCKET'] is not set: name the private S3 bucket uploads go to."
+            )
+        return str(bucket)
+
+    @property
+    def region(self) -> str:
+        return str(self._get("REGION") or "us-east-1")
+
+    @property
+    def endpoint_url(self) -> str | None:
+        return self._get("ENDPOINT_URL") or None
+
+    @property
+    def addressing_style(self) -> str:
+        return str(self._get("ADDRESSING_STYLE"))
+
+    @property
+    def upload_expiry(self) -> int:
+        return _seconds(self._get("UPLOAD_EXPIRY"))
+
+    @property
+    def download_expiry(self) -> int:
+        return _seconds(self._get("DOWNLOAD_EXPIRY"))
+
+    @property
+    def key_template(self) -> str:
+        return str(self._get("KEY_TEMPLATE"))
+
+    @property
+    def default_policy(self) -> str:
+        return str(self._get("DEFAULT_POLICY"))
+
+    @property
+    def policies(self) -> Mapping[str, Policy]:
+        return _policies()
+
+    def get_policy(self, name: str | None) -> Policy | None:
+        return self.policies.get(name or self.default_policy)
+
+    @property
+    def rate_limits(self) -> dict[str, str | None]:
+        return {**DEFAULTS["RATE_LIMITS"], **(self.raw.get("RATE_LIMITS") or {})}
+
+    @property
+    def max_request_body(self) -> int:
+        return int(self._get("MAX_REQUEST_BODY"))
+
+    @property
+    def quota(self) -> dict[str, int | None]:
+        return {**DEFAULTS["QUOTA"], **(self.raw.get("QUOTA") or {})}
+
+    @property
+    def server_side_encryption(self) -> str | None:
+        return self._get("SERVER_SIDE_ENCRYPTION")
+
+    @property
+    def sse_kms_key_id(self) -> str | None:
+        return self._get("SSE_KMS_KEY_ID")
+
+    @property
+    def sniff_content(self) -> bool:
+        return bool(self._get("SNIFF_CONTENT"))
+
+    @property
+    def cleanup_grace(self) -> int:
+        return _seconds(self._get("CLEANUP_GRACE"))
+
+
+@functools.cache
+def _raw() -> dict[str, Any]:
+    value = getattr(settings, SETTING_NAME, None) or {}
+    if not isinstance(value, Mapping):
+        raise ImproperlyConfigured(f"{SETTING_NAME} should be a dict.")
+    return dict(value)
+
+
+@functools.cache
+def _policies() -> dict[str, Policy]:
+    raw = _raw().get("POLICIES", DEFAULTS["POLICIES"])
+    policies = {}
+    for name, spec in raw.items():
+        policies[name] = Policy(
+            name=name,
+            content_types=tuple(spec.get("CONTENT_TYPES", ())),
+            min_size=int(spec.get("MIN_SIZE", 1)),
+            max_size=int(spec["MAX_SIZE"]),
+            sniff=bool(spec.get("SNIFF", True)),
+        )
+    return policies
+
+
+def clear_caches() -> None:
+    """Forget every parsed setting and every client built from them."""
+    _raw.cache_clear()
+    _policies.cache_clear()
+    from presigned_transfers import storage  # noqa: PLC0415 - avoid an import cycle
+
+    storage.reset()
+
+
+@receiver(setting_changed)
+def _on_setting_changed(*, setting: str, **kwargs: Any) -> None:
+    if setting in (SETTING_NAME, "RATELIMIT_USE_CACHE", "CACHES"):
+        clear_caches()
+
+
+app_settings = AppSettings()

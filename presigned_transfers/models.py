@@ -1,0 +1,84 @@
+"""The record of every upload: who, what, where in the bucket, and whether it arrived."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.template.defaultfilters import filesizeformat
+from django.utils.translation import gettext_lazy as _
+
+
+class UploadQuerySet(models.QuerySet["Upload"]):
+    def owned_by(self, user: object) -> UploadQuerySet:
+        """Uploads of *user*; none at all for an anonymous user."""
+        if not getattr(user, "is_authenticated", False):
+            return self.none()
+        return self.filter(owner=user)
+
+    def complete(self) -> UploadQuerySet:
+        return self.filter(status=Upload.Status.COMPLETE)
+
+
+class Upload(models.Model):
+    """One file a user uploaded (or was allowed to upload) straight to the bucket.
+
+    ``id`` is a random UUID: it is what clients see, and it cannot be enumerated.
+    The object ``key`` never leaves the server.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("pending")
+        COMPLETE = "complete", _("complete")
+        FAILED = "failed", _("failed")
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="presigned_uploads",
+        verbose_name=_("owner"),
+    )
+    key = models.CharField(_("object key"), max_length=1024, unique=True, editable=False)
+    original_filename = models.CharField(_("file name"), max_length=255)
+    content_type = models.CharField(_("content type"), max_length=255)
+    declared_size = models.PositiveBigIntegerField(_("declared size"))
+    verified_size = models.PositiveBigIntegerField(_("verified size"), null=True, blank=True)
+    policy = models.CharField(_("policy"), max_length=64)
+    status = models.CharField(
+        _("status"), max_length=16, choices=Status.choices, default=Status.PENDING
+    )
+    failure_code = models.CharField(_("failure"), max_length=64, blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+    expires_at = models.DateTimeField(_("upload window ends"))
+    confirmed_at = models.DateTimeField(_("confirmed"), null=True, blank=True)
+
+    objects = UploadQuerySet.as_manager()
+
+    class Meta:
+        ordering = ("-created_at",)
+        verbose_name = _("upload")
+        verbose_name_plural = _("uploads")
+        indexes = [
+            models.Index(fields=["owner", "status"], name="presigned_owner_status"),
+            models.Index(fields=["owner", "-created_at"], name="presigned_owner_created"),
+            models.Index(fields=["status", "expires_at"], name="presigned_status_expires"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.original_filename} ({self.size_display}, {self.get_status_display()})"
+
+    @property
+    def size(self) -> int:
+        """The verified size once confirmed, the declared size before."""
+        return self.verified_size if self.verified_size is not None else self.declared_size
+
+    @property
+    def size_display(self) -> str:
+        return filesizeformat(self.size)
+
+    @property
+    def is_complete(self) -> bool:
+        return self.status == self.Status.COMPLETE

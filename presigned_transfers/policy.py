@@ -1,0 +1,168 @@
+"""Pure rules: validating an upload request, building object keys, naming downloads.
+
+No I/O and no database here, so every rule is cheap to test exhaustively.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import unicodedata
+from dataclasses import dataclass
+from datetime import datetime
+from urllib.parse import quote
+
+from django.template.defaultfilters import filesizeformat
+from django.utils.translation import gettext as _
+
+from presigned_transfers import exceptions
+from presigned_transfers.conf import Policy, app_settings
+
+#: Longest original filename accepted (bytes of UTF-8 are bounded by the column size).
+MAX_FILENAME_LENGTH = 255
+#: Longest sanitized filename put into an object key.
+MAX_KEY_FILENAME_LENGTH = 100
+MAX_CONTENT_TYPE_LENGTH = 255
+
+_CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_UNSAFE_KEY_CHARS = re.compile(r"[^A-Za-z0-9._-]+")
+_CONTENT_TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]{0,126}/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}$")
+
+
+@dataclass(frozen=True)
+class UploadRequest:
+    """A validated request to upload one file."""
+
+    filename: str
+    content_type: str
+    size: int
+    policy: Policy
+
+
+def clean_filename(filename: str) -> str:
+    """The name to remember and show: the last path component, without control characters.
+
+    >>> clean_filename("C:\\\\Users\\\\me\\\\report\\x00.pdf")
+    'report.pdf'
+    """
+    name = unicodedata.normalize("NFC", filename)
+    name = _CONTROL_CHARS.sub("", name)
+    name = re.split(r"[\\/]", name)[-1].strip().strip(".")
+    if len(name) > MAX_FILENAME_LENGTH:
+        stem, dot, ext = name.rpartition(".")
+        if dot and 0 < len(ext) <= 16:
+            name = stem[: MAX_FILENAME_LENGTH - len(ext) - 1] + "." + ext
+        else:
+            name = name[:MAX_FILENAME_LENGTH]
+    return name or "file"
+
+
+def key_filename(filename: str) -> str:
+    """An ASCII-only, separator-free version of *filename* safe in an object key.
+
+    >>> key_filename("Résumé (final).pdf")
+    'Resume_final_.pdf'
+    """
+    ascii_name = unicodedata.normalize("NFKD", clean_filename(filename))
+    ascii_name = ascii_name.encode("ascii", "ignore").decode("ascii")
+    safe = _UNSAFE_KEY_CHARS.sub("_", ascii_name).strip("._") or "file"
+    if len(safe) > MAX_KEY_FILENAME_LENGTH:
+        stem, dot, ext = safe.rpartition(".")
+        if dot and 0 < len(ext) <= 16:
+            safe = stem[: MAX_KEY_FILENAME_LENGTH - len(ext) - 1] + "." + ext
+        else:
+            safe = safe[:MAX_KEY_FILENAME_LENGTH]
+    return safe
+
+
+def build_key(*, owner_id: object, filename: str, policy: str, now: datetime) -> str:
+    """The object key for a new upload, from ``KEY_TEMPLATE``.
+
+    Placeholders: ``{owner_id}``, ``{random}`` (32 hex characters), ``{filename}`` (see
+    :func:`key_filename`), ``{policy}`` and ``{date}`` (``YYYY/MM/DD``).
+    """
+    return app_settings.key_template.format(
+        owner_id=quote(str(owner_id), safe=""),
+        random=secrets.token_hex(16),
+        filename=key_filename(filename),
+        policy=key_filename(policy),
+        date=now.strftime("%Y/%m/%d"),
+    )
+
+
+def normalize_content_type(value: str) -> str:
+    """Lower-case, parameter-free media type, or ``""`` if it is not one."""
+    media_type = value.split(";", 1)[0].strip().lower()
+    return media_type if _CONTENT_TYPE.match(media_type) else ""
+
+
+def validate_upload_request(
+    *, filename: object, content_type: object, size: object, policy: object = None
+) -> UploadRequest:
+    """Check a client's request to upload one file against the named policy.
+
+    Raises a :class:`~presigned_transfers.exceptions.TransferError` naming the first
+    rule broken.
+    """
+    if not isinstance(filename, str) or not filename.strip():
+        raise exceptions.InvalidRequest(
+            _("“filename” must be a non-empty string."), code="invalid_filename"
+        )
+    if len(filename) > 4 * MAX_FILENAME_LENGTH:
+        raise exceptions.InvalidRequest(_("“filename” is too long."), code="invalid_filename")
+    if not isinstance(content_type, str) or len(content_type) > MAX_CONTENT_TYPE_LENGTH:
+        raise exceptions.InvalidRequest(
+            _("“content_type” must be a media type such as “image/png”."),
+            code="invalid_content_type",
+        )
+    if isinstance(size, bool) or not isinstance(size, int):
+        raise exceptions.InvalidRequest(
+            _("“size” must be a whole number of bytes."), code="invalid_size"
+        )
+    if policy is not None and not isinstance(policy, str):
+        raise exceptions.InvalidRequest(_("“policy” must be a string."), code="invalid_policy")
+
+    rules = app_settings.get_policy(policy)
+    if rules is None:
+        raise exceptions.UploadRefused(
+            _("There is no upload policy called “%(name)s”.") % {"name": str(policy)[:64]},
+            code="unknown_policy",
+        )
+    media_type = normalize_content_type(content_type)
+    if media_type not in rules.content_types:
+        raise exceptions.FileTypeNotAllowed(
+            _("Files of type “%(type)s” are not allowed. Allowed: %(allowed)s.")
+            % {"type": content_type[:100], "allowed": ", ".join(rules.content_types)},
+            details={"allowed_types": list(rules.content_types)},
+        )
+    if size > rules.max_size:
+        raise exceptions.FileTooLarge(
+            _("The file is too large: the limit is %(limit)s.")
+            % {"limit": filesizeformat(rules.max_size)},
+            details={"max_size": rules.max_size},
+        )
+    if size < rules.min_size:
+        raise exceptions.UploadRefused(
+            _("The file is too small: it must be at least %(limit)s.")
+            % {"limit": filesizeformat(rules.min_size)},
+            code="file_too_small",
+            details={"min_size": rules.min_size},
+        )
+    return UploadRequest(
+        filename=clean_filename(filename), content_type=media_type, size=size, policy=rules
+    )
+
+
+def content_disposition(filename: str, disposition: str = "attachment") -> str:
+    """An RFC 6266 Content-Disposition value with an ASCII fallback and an RFC 5987 name.
+
+    Quotes, backslashes, CR/LF and path separators can never reach the header.
+
+    >>> content_disposition('naïve "plan".pdf')
+    'attachment; filename="naive _plan_.pdf"; filename*=UTF-8\\'\\'na%C3%AFve%20%22plan%22.pdf'
+    """
+    name = clean_filename(filename)
+    fallback = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
+    fallback = re.sub(r'["\\%;]', "_", fallback).strip() or "download"
+    encoded = quote(name, safe="!#$&+-.^_`|~")
+    return f"{disposition}; filename=\"{fallback}\"; filename*=UTF-8''{encoded}"

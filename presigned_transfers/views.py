@@ -1,0 +1,245 @@
+"""Thin class-based JSON views over :mod:`presigned_transfers.services`.
+
+Every response is JSON; every failure has the shape
+``{"error": {"code": ..., "message": ..., "details"?: {...}}}`` with the right status.
+Anonymous clients get 401 (never a redirect to a login page), state-changing requests need a
+valid CSRF token (403 JSON otherwise, whether or not the project's CSRF middleware is on), and
+the URL endpoints are rate limited per user (429 with ``Retry-After``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+from django.core.exceptions import RequestDataTooBig
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.middleware.csrf import CsrfViewMiddleware
+from django.urls import reverse
+from django.utils.decorators import method_decorator
+from django.utils.translation import gettext as _
+from django.views import View
+from django.views.decorators.csrf import csrf_exempt
+from django_ratelimit.core import get_usage
+
+from presigned_transfers import exceptions, services
+from presigned_transfers.conf import app_settings
+from presigned_transfers.models import Upload
+
+
+class _CsrfCheck(CsrfViewMiddleware):
+    """Django's own CSRF check, raising our error instead of rendering an HTML page."""
+
+    def _reject(self, request: HttpRequest, reason: str) -> HttpResponse:
+        raise exceptions.CsrfFailed(details={"reason": reason})
+
+
+def _no_view(request: HttpRequest) -> HttpResponse:  # pragma: no cover - never called
+    raise AssertionError
+
+
+def error_response(error: exceptions.TransferError) -> JsonResponse:
+    response = JsonResponse(error.as_dict(), status=error.status)
+    if isinstance(error, exceptions.RateLimited):
+        response["Retry-After"] = str(error.retry_after)
+    if isinstance(error, exceptions.MethodNotAllowed):
+        response["Allow"] = ", ".join(error.details.get("allowed", ()))
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def serialize_upload(upload: Upload) -> dict[str, Any]:
+    """What a client may know about an upload: never its key or bucket."""
+    data: dict[str, Any] = {
+        "id": str(upload.pk),
+        "filename": upload.original_filename,
+        "content_type": upload.content_type,
+        "size": upload.size,
+        "status": upload.status,
+        "policy": upload.policy,
+        "created_at": upload.created_at.isoformat(),
+        "confirmed_at": upload.confirmed_at.isoformat() if upload.confirmed_at else None,
+    }
+    if upload.is_complete:
+        data["download_url"] = reverse("presigned_transfers:download", args=[upload.pk])
+    return data
+
+
+@method_decorator(csrf_exempt, name="dispatch")
+class JsonView(View):
+    """Base view: JSON in, JSON out, one error shape, auth, CSRF and rate limiting."""
+
+    #: Key of ``RATE_LIMITS`` for this view, or ``None`` for no rate limit.
+    rate_limit_group: ClassVar[str | None] = None
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            handler = self._handler(request)
+            if not request.user.is_authenticated:
+                raise exceptions.NotAuthenticated()
+            if request.method not in ("GET", "HEAD", "OPTIONS", "TRACE"):
+                self._check_csrf(request)
+            self._check_rate_limit(request)
+            response = handler(request, *args, **kwargs)
+        except exceptions.TransferError as error:
+            response = error_response(error)
+        response.setdefault("Cache-Control", "no-store")
+        return response
+
+    def _handler(self, request: HttpRequest) -> Callable[..., HttpResponse]:
+        method = (request.method or "").lower()
+        if method in self.http_method_names and hasattr(self, method):
+            return getattr(self, method)  # type: ignore[no-any-return]
+        raise exceptions.MethodNotAllowed(details={"allowed": self._allowed_methods()})
+
+    @staticmethod
+    def _check_csrf(request: HttpRequest) -> None:
+        check = _CsrfCheck(_no_view)
+        check.process_request(request)
+        check.process_view(request, _no_view, (), {})
+
+    def _check_rate_limit(self, request: HttpRequest) -> None:
+        if self.rate_limit_group is None:
+            return
+        rate = app_settings.rate_limits.get(self.rate_limit_group)
+        if not rate:
+            return
+        usage = get_usage(
+            request,
+            group=f"presigned_transfers.{self.rate_limit_group}",
+            key="user",
+            rate=rate,
+            increment=True,
+        )
+        if usage is not None and usage["should_limit"]:
+            raise exceptions.RateLimited(retry_after=max(1, int(usage["time_left"])))
+
+    @staticmethod
+    def json_body(request: HttpRequest) -> dict[str, Any]:
+        """The request's JSON object; refuses non-JSON, oversized and malformed bodies."""
+        media_type = (request.content_type or "").lower()
+        if media_type != "application/json":
+            raise exceptions.UnsupportedMediaType()
+        length = request.META.get("CONTENT_LENGTH") or "0"
+        limit = app_settings.max_request_body
+        if not length.isdigit() or int(length) > limit:
+            raise exceptions.RequestTooLarge(details={"max_bytes": limit})
+        try:
+            body = request.body
+        except RequestDataTooBig as error:
+            raise exceptions.RequestTooLarge(details={"max_bytes": limit}) from error
+        if len(body) > limit:
+            raise exceptions.RequestTooLarge(details={"max_bytes": limit})
+        try:
+            data = json.loads(body.decode(request.encoding or "utf-8"))
+        except (UnicodeDecodeError, ValueError, LookupError) as error:
+            raise exceptions.InvalidRequest(
+                _("The request body is not valid JSON."), code="invalid_json"
+            ) from error
+        if not isinstance(data, dict):
+            raise exceptions.InvalidRequest(
+                _("The request body must be a JSON object."), code="invalid_json"
+            )
+        return data
+
+
+class UploadUrlView(JsonView):
+    """``POST {filename, content_type, size, policy?}`` -> a signed POST for one upload."""
+
+    rate_limit_group = "upload-url"
+
+    def post(self, request: HttpRequest) -> JsonResponse:
+        data = self.json_body(request)
+        created = services.create_upload(
+            user=request.user,
+            filename=data.get("filename"),
+            content_type=data.get("content_type"),
+            size=data.get("size"),
+            policy_name=data.get("policy"),
+            request=request,
+        )
+        return JsonResponse(
+            {
+                "upload_id": str(created.upload.pk),
+                "url": created.post.url,
+                "fields": created.post.fields,
+                "expires_at": created.post.expires_at.isoformat(),
+            },
+            status=201,
+        )
+
+
+class ConfirmUploadView(JsonView):
+    """``POST {upload_id}`` -> the upload, once its object is checked in the bucket."""
+
+    rate_limit_group = "confirm-upload"
+
+    def post(self, request: HttpRequest) -> JsonResponse:
+        data = self.json_body(request)
+        upload_id = data.get("upload_id")
+        if not isinstance(upload_id, str):
+            raise exceptions.InvalidRequest(
+                _("“upload_id” must be a string."), code="invalid_upload_id"
+            )
+        upload = services.confirm_upload(user=request.user, upload_id=upload_id, request=request)
+        return JsonResponse({"upload": serialize_upload(upload)})
+
+
+class DownloadUrlView(JsonView):
+    """``GET`` -> ``{url, expires_at}``: a presigned GET that forces a download dialog."""
+
+    rate_limit_group = "download-url"
+
+    def get(self, request: HttpRequest, upload_id: str) -> JsonResponse:
+        signed = services.download_url(user=request.user, upload_id=upload_id)
+        return JsonResponse({"url": signed.url, "expires_at": signed.expires_at.isoformat()})
+
+
+class DownloadRedirectView(DownloadUrlView):
+    """``GET`` -> 302 to the presigned GET, so a plain link works without JavaScript."""
+
+    def get(self, request: HttpRequest, upload_id: str) -> HttpResponse:  # type: ignore[override]
+        signed = services.download_url(user=request.user, upload_id=upload_id)
+        return HttpResponseRedirect(signed.url)
+
+
+class UploadListView(JsonView):
+    """``GET ?status=&page=`` -> the signed-in user's own uploads, newest first."""
+
+    page_size = 50
+
+    def get(self, request: HttpRequest) -> JsonResponse:
+        uploads = Upload.objects.owned_by(request.user)
+        status = request.GET.get("status")
+        if status is not None:
+            if status not in Upload.Status.values:
+                raise exceptions.InvalidRequest(
+                    _("“status” must be one of: %(values)s.")
+                    % {"values": ", ".join(Upload.Status.values)},
+                    code="invalid_status",
+                )
+            uploads = uploads.filter(status=status)
+        page = request.GET.get("page", "1")
+        if not page.isdigit() or not 1 <= int(page) <= 1_000_000:
+            raise exceptions.InvalidRequest(_("“page” must be a positive number."), code="invalid_page")
+        start = (int(page) - 1) * self.page_size
+        rows = list(uploads[start : start + self.page_size + 1])
+        return JsonResponse(
+            {
+                "uploads": [serialize_upload(upload) for upload in rows[: self.page_size]],
+                "next_page": int(page) + 1 if len(rows) > self.page_size else None,
+            }
+        )
+
+
+class UploadDetailView(JsonView):
+    """``GET`` -> one of the user's uploads; ``DELETE`` -> delete it and its object."""
+
+    def get(self, request: HttpRequest, upload_id: str) -> JsonResponse:
+        upload = services.get_owned_upload(request.user, upload_id)
+        return JsonResponse({"upload": serialize_upload(upload)})
+
+    def delete(self, request: HttpRequest, upload_id: str) -> JsonResponse:
+        services.delete_upload(user=request.user, upload_id=upload_id)
+        return JsonResponse({"deleted": upload_id})

@@ -1,0 +1,63 @@
+"""Shared fixtures. Real-S3 fixtures (SeaweedFS) live in tests/s3.py and are loaded here."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+pytest_plugins = ["tests.s3"]
+
+# Never let a developer's own AWS setup leak into the tests.
+os.environ["AWS_CONFIG_FILE"] = "/nonexistent/aws-config"
+os.environ["AWS_SHARED_CREDENTIALS_FILE"] = "/nonexistent/aws-credentials"
+for _name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
+    os.environ.pop(_name, None)
+os.environ["AWS_ACCESS_KEY_ID"] = "AKIATESTFAKEKEY00001"
+os.environ["AWS_SECRET_ACCESS_KEY"] = "test/secret/key/never+shown/00000000001"  # noqa: S105
+os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
+
+TEST_ACCESS_KEY = os.environ["AWS_ACCESS_KEY_ID"]
+TEST_SECRET_KEY = os.environ["AWS_SECRET_ACCESS_KEY"]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_app_state():
+    """Each test starts with parsed settings, boto3 clients and rate-limit counters forgotten."""
+    from django.core.cache import caches
+
+    from presigned_transfers.conf import clear_caches
+
+    clear_caches()
+    yield
+    clear_caches()
+    caches["default"].clear()
+
+
+@pytest.fixture
+def moto_s3(settings):
+    """An in-process moto S3 with the test bucket. Fast; proves nothing about enforcement."""
+    from moto import mock_aws
+
+    with mock_aws():
+        import boto3
+
+        boto3.client("s3", region_name="us-east-1").create_bucket(Bucket="test-bucket")
+        settings.PRESIGNED_TRANSFERS = {**settings.PRESIGNED_TRANSFERS, "BUCKET": "test-bucket"}
+        yield boto3.client("s3", region_name="us-east-1")
+
+
+@pytest.fixture
+def user(django_user_model):
+    return django_user_model.objects.create_user("alice", "alice@example.com", "pw-alice")
+
+
+@pytest.fixture
+def other_user(django_user_model):
+    return django_user_model.objects.create_user("mallory", "mallory@example.com", "pw-mallory")
+
+
+@pytest.fixture
+def user_client(client, user):
+    client.force_login(user)
+    return client
