@@ -25,6 +25,8 @@ MAX_KEY_FILENAME_LENGTH = 100
 MAX_CONTENT_TYPE_LENGTH = 255
 
 _CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+#: Leading and trailing dots and white space, in any mix (". ." is not a name).
+_EDGE_DOTS_AND_SPACES = re.compile(r"^[\s.]+|[\s.]+$")
 _UNSAFE_KEY_CHARS = re.compile(r"[^A-Za-z0-9._-]+")
 _CONTENT_TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]{0,126}/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}$")
 
@@ -47,13 +49,13 @@ def clean_filename(filename: str) -> str:
     """
     name = unicodedata.normalize("NFC", filename)
     name = _CONTROL_CHARS.sub("", name)
-    name = re.split(r"[\\/]", name)[-1].strip().strip(".")
+    name = _EDGE_DOTS_AND_SPACES.sub("", re.split(r"[\\/]", name)[-1])
     if len(name) > MAX_FILENAME_LENGTH:
         stem, dot, ext = name.rpartition(".")
         if dot and 0 < len(ext) <= 16:
             name = stem[: MAX_FILENAME_LENGTH - len(ext) - 1] + "." + ext
         else:
-            name = name[:MAX_FILENAME_LENGTH]
+            name = _EDGE_DOTS_AND_SPACES.sub("", name[:MAX_FILENAME_LENGTH])
     return name or "file"
 
 
