@@ -165,6 +165,7 @@ def content_disposition(filename: str, disposition: str = "attachment") -> str:
     """
     name = clean_filename(filename)
     fallback = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
-    fallback = re.sub(r'["\\%;]', "_", fallback).strip() or "download"
+    # After NFKD, which turns look-alikes such as U+FF0F and U+FF02 into "/" and a quote.
+    fallback = re.sub(r'["\\/%;]', "_", fallback).strip() or "download"
     encoded = quote(name, safe="!#$&+-.^_`|~")
     return f"{disposition}; filename=\"{fallback}\"; filename*=UTF-8''{encoded}"
