@@ -12,10 +12,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.core.checks import CheckMessage, Error, Tags, Warning, register as register_check
+from django.core.checks import CheckMessage, Error, Tags, Warning
+from django.core.checks import register as register_check
+from django.core.exceptions import ImproperlyConfigured
 from django_ratelimit.core import _split_rate  # type: ignore[import-untyped]
 
-from presigned_transfers import conf
+from presigned_transfers import conf, sniffing
 from presigned_transfers.policy import normalize_content_type
 
 S = conf.SETTING_NAME
@@ -49,6 +51,8 @@ def check_settings(app_configs: Iterable[Any] | None = None, **kwargs: Any) -> l
         _check_quota,
         _check_encryption,
         _check_request_body,
+        _check_cors_origins,
+        _check_cleanup,
     ):
         messages.extend(check(raw))
     return messages
@@ -201,6 +205,12 @@ def _policy_problems(name: Any, spec: Any) -> list[str]:
     unknown = set(spec) - {"CONTENT_TYPES", "MIN_SIZE", "MAX_SIZE", "SNIFF"}
     if unknown:
         problems.append(f"has unknown keys {sorted(map(str, unknown))}")
+    sniff = spec.get("SNIFF", True)
+    if not isinstance(sniff, bool):
+        try:
+            sniffing.get_sniffer(sniff)
+        except ImproperlyConfigured as error:
+            problems.append(f"SNIFF is not usable ({error})")
     types = spec.get("CONTENT_TYPES")
     if isinstance(types, str) or not isinstance(types, (list, tuple)) or not types:
         problems.append("CONTENT_TYPES should be a non-empty list of media types")
@@ -310,7 +320,10 @@ def _check_quota(raw: Mapping[str, Any]) -> list[CheckMessage]:
         f"[{key!r}] should be a positive whole number or None"
         for key, value in quota.items()
         if key not in ("MAX_BYTES", "MAX_FILES")
-        or (value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1))
+        or (
+            value is not None
+            and (isinstance(value, bool) or not isinstance(value, int) or value < 1)
+        )
     ]
     return [
         Error(
@@ -356,3 +369,71 @@ def _check_request_body(raw: Mapping[str, Any]) -> list[CheckMessage]:
             )
         ]
     return []
+
+
+def _origin_problem(origin: Any) -> str | None:
+    if not isinstance(origin, str):
+        return f"{origin!r} is not a string"
+    if origin == "*" or "*" in origin:
+        return f"{origin!r} is a wildcard; name each origin"
+    parts = urlsplit(origin)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return f"{origin!r} is not an origin such as 'https://example.com'"
+    if parts.path or parts.query or parts.fragment or origin.endswith("/"):
+        return f"{origin!r} has a path; an origin is scheme://host[:port] only"
+    if origin != origin.lower():
+        return f"{origin!r} should be lower case, as browsers send it"
+    return None
+
+
+def _check_cors_origins(raw: Mapping[str, Any]) -> list[CheckMessage]:
+    origins = raw.get("CORS_ORIGINS", conf.DEFAULTS["CORS_ORIGINS"])
+    if isinstance(origins, str) or not isinstance(origins, (list, tuple)):
+        problems = ["should be a list of origins"]
+    else:
+        problems = [problem for problem in map(_origin_problem, origins) if problem]
+    return [
+        Error(
+            f"{_setting('CORS_ORIGINS')}: {problem}.",
+            hint="List the origins browsers upload from, e.g. ['https://www.example.com']; "
+            "the presigned_doctor command checks the bucket's CORS against them.",
+            id="presigned_transfers.E016",
+        )
+        for problem in problems
+    ]
+
+
+def _check_cleanup(raw: Mapping[str, Any]) -> list[CheckMessage]:
+    messages: list[CheckMessage] = []
+    grace = raw.get("CLEANUP_GRACE", conf.DEFAULTS["CLEANUP_GRACE"])
+    if isinstance(grace, timedelta):
+        grace = grace.total_seconds()
+    if isinstance(grace, bool) or not isinstance(grace, (int, float)) or grace < 0:
+        messages.append(
+            Error(
+                f"{_setting('CLEANUP_GRACE')} should be a number of seconds >= 0 or a timedelta.",
+                hint="It is how long after its upload window a pending upload is kept; the "
+                f"default is {conf.DEFAULTS['CLEANUP_GRACE']} seconds.",
+                id="presigned_transfers.E017",
+            )
+        )
+    elif grace < 5 * 60:
+        messages.append(
+            Warning(
+                f"{_setting('CLEANUP_GRACE')} is {int(grace)} seconds; an upload that started "
+                "just before its window closed may still be arriving.",
+                hint="Keep at least 5 minutes (the default is one hour), more for big files "
+                "on slow connections.",
+                id="presigned_transfers.W005",
+            )
+        )
+    sniff = raw.get("SNIFF_CONTENT", conf.DEFAULTS["SNIFF_CONTENT"])
+    if not isinstance(sniff, bool):
+        messages.append(
+            Error(
+                f"{_setting('SNIFF_CONTENT')} should be True or False, not {sniff!r}.",
+                hint="Leave it True to check each upload's first bytes against its type.",
+                id="presigned_transfers.E018",
+            )
+        )
+    return messages

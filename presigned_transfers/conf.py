@@ -69,6 +69,7 @@ DEFAULTS: dict[str, Any] = {
     "SSE_KMS_KEY_ID": None,
     "SNIFF_CONTENT": True,
     "CLEANUP_GRACE": 60 * 60,
+    "CORS_ORIGINS": [],
 }
 
 KEY_TEMPLATE_FIELDS = frozenset({"owner_id", "random", "filename", "policy", "date"})
@@ -85,7 +86,9 @@ class Policy:
     content_types: tuple[str, ...]
     min_size: int
     max_size: int
-    sniff: bool = True
+    #: ``True`` (the default sniffer), ``False``, or a sniffer callable or its dotted path;
+    #: see :mod:`presigned_transfers.sniffing`.
+    sniff: Any = True
 
 
 def _seconds(value: Any) -> Any:
@@ -181,6 +184,11 @@ class AppSettings:
     def cleanup_grace(self) -> int:
         return _seconds(self._get("CLEANUP_GRACE"))
 
+    @property
+    def cors_origins(self) -> list[str]:
+        """The site's origins that browsers upload from (what the bucket's CORS must allow)."""
+        return [str(origin) for origin in self._get("CORS_ORIGINS") or ()]
+
 
 @functools.cache
 def _raw() -> dict[str, Any]:
@@ -200,7 +208,7 @@ def _policies() -> dict[str, Policy]:
             content_types=tuple(spec.get("CONTENT_TYPES", ())),
             min_size=int(spec.get("MIN_SIZE", 1)),
             max_size=int(spec["MAX_SIZE"]),
-            sniff=bool(spec.get("SNIFF", True)),
+            sniff=spec.get("SNIFF", True),
         )
     return policies
 

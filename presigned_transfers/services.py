@@ -21,7 +21,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from presigned_transfers import exceptions, policy, signals, signing, storage
+from presigned_transfers import exceptions, policy, signals, signing, sniffing, storage
 from presigned_transfers.conf import app_settings
 from presigned_transfers.models import Upload
 
@@ -201,7 +201,7 @@ def confirm_upload(*, user: Any, upload_id: Any, request: HttpRequest | None = N
             )
         refused = _find_mismatch(upload, info)
         if refused is None:
-            refused = _sniff(upload)
+            refused = _sniff(upload, info)
         if refused is None:
             upload.status = Upload.Status.COMPLETE
             upload.verified_size = info.size
@@ -224,9 +224,32 @@ def confirm_upload(*, user: Any, upload_id: Any, request: HttpRequest | None = N
     return upload
 
 
-def _sniff(upload: Upload) -> exceptions.TransferError | None:
-    """Hook for content sniffing at confirm; ``None`` means the content is acceptable."""
-    return None
+def _sniff(upload: Upload, info: storage.ObjectInfo) -> exceptions.TransferError | None:
+    """Read the object's first bytes and ask the policy's sniffer whether they fit its type.
+
+    ``None`` means the content is acceptable (or sniffing is off); see
+    :mod:`presigned_transfers.sniffing`.
+    """
+    if not app_settings.sniff_content:
+        return None
+    rules = app_settings.get_policy(upload.policy)
+    sniffer = sniffing.get_sniffer(rules.sniff if rules is not None else True)
+    if sniffer is None:
+        return None
+    length = min(sniffing.HEAD_BYTES, info.size)
+    head = storage.read_head(upload.key, length) if length > 0 else b""
+    try:
+        accepted = sniffer(head, upload.content_type)
+    except exceptions.TransferError as error:
+        return error
+    if accepted:
+        return None
+    return exceptions.UploadRefused(
+        _("The file's content does not look like %(type)s, the type it was uploaded as.")
+        % {"type": upload.content_type},
+        code="content_mismatch",
+        details={"declared_type": upload.content_type, "detected_type": sniffing.describe(head)},
+    )
 
 
 def download_url(*, user: Any, upload_id: Any) -> signing.SignedUrl:

@@ -1,0 +1,259 @@
+"""sniffing.py, and content sniffing at confirm (services.confirm_upload)."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from presigned_transfers import exceptions, services, sniffing
+from presigned_transfers.models import Upload
+from tests import flows
+
+GOOD = [
+    ("application/pdf", flows.PDF),
+    ("image/jpeg", flows.JPEG_JFIF),
+    ("image/jpeg", flows.JPEG_EXIF),
+    ("image/jpeg", flows.JPEG_RAW),
+    ("image/jpg", flows.JPEG_RAW),
+    ("image/png", flows.PNG),
+    ("image/gif", flows.GIF87),
+    ("image/gif", flows.GIF89),
+    ("image/webp", flows.WEBP_LOSSY),
+    ("image/webp", flows.WEBP_LOSSLESS),
+    ("image/webp", flows.WEBP_EXTENDED),
+    ("image/bmp", flows.BMP),
+    ("image/tiff", flows.TIFF_LE),
+    ("image/tiff", flows.TIFF_BE),
+    ("application/zip", flows.ZIP),
+    ("application/gzip", flows.GZIP),
+    ("application/x-gzip", flows.GZIP),
+    # Types without a fixed signature are accepted when the content is not an executable.
+    ("text/plain", b"hello, world\n"),
+    ("text/csv", b"a,b\n1,2\n"),
+    ("application/json", b"[1, 2]"),
+    ("image/svg+xml", b'<svg xmlns="http://www.w3.org/2000/svg"/>'),
+    # Declaring an executable as what it is is not a disguise.
+    ("application/vnd.microsoft.portable-executable", flows.PE_EXE),
+    ("application/x-msdownload", flows.PE_EXE),
+]
+
+BAD = [
+    ("application/pdf", flows.PE_EXE),  # the classic: setup.exe renamed invoice.pdf
+    ("image/png", flows.PE_EXE),
+    ("image/jpeg", flows.ELF),
+    ("application/pdf", flows.MACHO),
+    ("text/plain", flows.PE_EXE),
+    ("text/plain", flows.ELF),
+    ("text/csv", flows.MACHO),
+    ("image/jpeg", flows.PNG),
+    ("image/png", flows.JPEG_JFIF),
+    ("image/gif", flows.WEBP_LOSSY),
+    ("image/webp", flows.GIF89),
+    ("image/png", b"<html><script>alert(1)</script></html>"),
+    ("application/pdf", b"just some text, not a PDF"),
+    ("application/pdf", b""),
+    ("application/zip", flows.GZIP),
+]
+
+
+@pytest.mark.parametrize(("content_type", "head"), GOOD)
+def test_default_sniffer_accepts_content_of_the_declared_type(content_type, head):
+    assert sniffing.matches_declared_type(head, content_type)
+
+
+@pytest.mark.parametrize(("content_type", "head"), BAD)
+def test_default_sniffer_refuses_content_of_another_type(content_type, head):
+    assert not sniffing.matches_declared_type(head, content_type)
+
+
+def test_every_default_policy_type_is_checked_strictly():
+    from presigned_transfers.conf import DEFAULT_CONTENT_TYPES
+
+    assert set(DEFAULT_CONTENT_TYPES) <= sniffing.STRICT_TYPES
+
+
+def test_detect_and_describe():
+    assert sniffing.detect(b"") == []
+    assert sniffing.detect(b"\x00\x01nothing known here") == []
+    assert sniffing.describe(flows.PNG) == "image/png"
+    assert sniffing.describe(b"hello") is None
+    assert sniffing.describe(flows.PE_EXE) == "application/vnd.microsoft.portable-executable"
+    assert any(match.is_executable for match in sniffing.detect(flows.ELF))
+    assert not any(match.is_executable for match in sniffing.detect(flows.PDF))
+
+
+def test_canonical_type():
+    assert sniffing.canonical_type(" Image/JPG ") == "image/jpeg"
+    assert sniffing.canonical_type("application/x-gzip") == "application/gzip"
+    assert sniffing.canonical_type("text/plain") == "text/plain"
+
+
+def accept_everything(head, content_type):
+    return True
+
+
+def refuse_everything(head, content_type):
+    return False
+
+
+def refuse_with_own_error(head, content_type):
+    raise exceptions.UploadRefused("Scanned: infected.", code="virus_found")
+
+
+NOT_CALLABLE = 42
+
+
+def test_get_sniffer():
+    assert sniffing.get_sniffer(True) is sniffing.matches_declared_type
+    assert sniffing.get_sniffer(False) is None
+    assert sniffing.get_sniffer(None) is None
+    assert sniffing.get_sniffer(accept_everything) is accept_everything
+    assert sniffing.get_sniffer("tests.test_sniffing.accept_everything") is accept_everything
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("tests.test_sniffing.no_such_function", "cannot be imported"),
+        ("not a dotted path", "cannot be imported"),
+        ("tests.test_sniffing.NOT_CALLABLE", "not a callable"),
+        (3, "should be True, False, a callable"),
+    ],
+)
+def test_get_sniffer_refuses_what_it_cannot_call(spec, message):
+    with pytest.raises(ImproperlyConfigured, match=message):
+        sniffing.get_sniffer(spec)
+
+
+# --- at confirm ----------------------------------------------------------------------------
+
+
+def policies(**sniff_options):
+    return {
+        "default": {
+            "CONTENT_TYPES": ["application/pdf", "image/png", "text/plain"],
+            "MIN_SIZE": 0,
+            "MAX_SIZE": 1024 * 1024,
+            **sniff_options,
+        }
+    }
+
+
+@pytest.fixture
+def configure(settings, moto_s3):
+    def configure(**options):
+        settings.PRESIGNED_TRANSFERS = {**settings.PRESIGNED_TRANSFERS, **options}
+
+    configure(POLICIES=policies())
+    return configure
+
+
+@pytest.mark.django_db
+def test_an_executable_renamed_pdf_is_refused_and_deleted(configure, user):
+    upload = flows.sign(user, flows.PE_EXE, filename="invoice.pdf")
+    flows.put(upload, flows.PE_EXE)
+    with pytest.raises(exceptions.UploadRefused) as caught:
+        services.confirm_upload(user=user, upload_id=upload.pk)
+    assert caught.value.code == "content_mismatch"
+    assert caught.value.status == 422
+    assert "application/pdf" in caught.value.message
+    assert caught.value.details == {
+        "declared_type": "application/pdf",
+        "detected_type": "application/vnd.microsoft.portable-executable",
+    }
+    assert not flows.object_exists(upload.key)
+    upload.refresh_from_db()
+    assert upload.status == Upload.Status.FAILED
+    assert upload.failure_code == "content_mismatch"
+    # Confirming again gives the same answer.
+    with pytest.raises(exceptions.UploadRefused) as again:
+        services.confirm_upload(user=user, upload_id=upload.pk)
+    assert (again.value.code, again.value.status) == ("content_mismatch", 422)
+
+
+@pytest.mark.django_db
+def test_a_real_pdf_is_confirmed(configure, user):
+    body = flows.PDF + b"x" * 10_000  # larger than the sniffed head
+    upload = flows.sign(user, body)
+    flows.put(upload, body)
+    confirmed = services.confirm_upload(user=user, upload_id=upload.pk)
+    assert confirmed.status == Upload.Status.COMPLETE
+    assert flows.object_exists(upload.key)
+
+
+@pytest.mark.django_db
+def test_sniffing_reads_only_the_first_bytes(configure, user, monkeypatch):
+    from presigned_transfers import storage
+
+    asked = []
+    real = storage.read_head
+    monkeypatch.setattr(storage, "read_head", lambda key, n: asked.append(n) or real(key, n))
+    body = flows.PNG + b"\x00" * 100_000
+    upload = flows.sign(user, body, content_type="image/png", filename="a.png")
+    flows.put(upload, body)
+    services.confirm_upload(user=user, upload_id=upload.pk)
+    assert asked == [sniffing.HEAD_BYTES]
+
+
+@pytest.mark.django_db
+def test_an_empty_object_is_not_read_at_all(configure, user, monkeypatch):
+    from presigned_transfers import storage
+
+    monkeypatch.setattr(storage, "read_head", pytest.fail)
+    upload = flows.sign(user, b"", content_type="text/plain", filename="empty.txt")
+    flows.put(upload, b"")
+    assert services.confirm_upload(user=user, upload_id=upload.pk).is_complete
+    pdf = flows.sign(user, b"", filename="empty.pdf")
+    flows.put(pdf, b"")
+    with pytest.raises(exceptions.UploadRefused, match="does not look like"):
+        services.confirm_upload(user=user, upload_id=pdf.pk)
+
+
+@pytest.mark.django_db
+def test_a_policy_can_turn_sniffing_off(configure, user):
+    configure(POLICIES=policies(SNIFF=False))
+    upload = flows.sign(user, flows.PE_EXE)
+    flows.put(upload, flows.PE_EXE)
+    assert services.confirm_upload(user=user, upload_id=upload.pk).is_complete
+
+
+@pytest.mark.django_db
+def test_sniff_content_false_turns_sniffing_off_everywhere(configure, user):
+    configure(SNIFF_CONTENT=False)
+    upload = flows.sign(user, flows.PE_EXE)
+    flows.put(upload, flows.PE_EXE)
+    assert services.confirm_upload(user=user, upload_id=upload.pk).is_complete
+
+
+@pytest.mark.django_db
+def test_a_policy_can_name_its_own_sniffer(configure, user):
+    configure(POLICIES=policies(SNIFF="tests.test_sniffing.refuse_everything"))
+    upload = flows.sign(user, flows.PDF)
+    flows.put(upload, flows.PDF)
+    with pytest.raises(exceptions.UploadRefused) as caught:
+        services.confirm_upload(user=user, upload_id=upload.pk)
+    assert caught.value.code == "content_mismatch"
+    assert not flows.object_exists(upload.key)
+
+
+@pytest.mark.django_db
+def test_a_sniffer_can_refuse_with_its_own_error(configure, user):
+    configure(POLICIES=policies(SNIFF=refuse_with_own_error))
+    upload = flows.sign(user, flows.PDF)
+    flows.put(upload, flows.PDF)
+    with pytest.raises(exceptions.UploadRefused, match="infected") as caught:
+        services.confirm_upload(user=user, upload_id=upload.pk)
+    assert caught.value.code == "virus_found"
+    upload.refresh_from_db()
+    assert (upload.status, upload.failure_code) == (Upload.Status.FAILED, "virus_found")
+    assert not flows.object_exists(upload.key)
+
+
+@pytest.mark.django_db
+def test_an_upload_whose_policy_is_gone_is_sniffed_by_default(configure, user):
+    upload = flows.sign(user, flows.PE_EXE)
+    flows.put(upload, flows.PE_EXE)
+    Upload.objects.filter(pk=upload.pk).update(policy="retired")
+    with pytest.raises(exceptions.UploadRefused) as caught:
+        services.confirm_upload(user=user, upload_id=upload.pk)
+    assert caught.value.code == "content_mismatch"
