@@ -177,7 +177,11 @@ def _check_key_template(raw: Mapping[str, Any]) -> list[CheckMessage]:
         problem = "should be a non-empty string"
     else:
         try:
-            fields = {field for _, field, _, _ in string.Formatter().parse(template) if field}
+            # "{}" and "{0}" have the field names "" and "0": unknown, since the key is
+            # built with keyword arguments only (skipping "" let "{}" crash build_key).
+            fields = {
+                field for _, field, _, _ in string.Formatter().parse(template) if field is not None
+            }
         except ValueError:
             problem = "is not a valid format string"
         else:
