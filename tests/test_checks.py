@@ -1,0 +1,260 @@
+"""checks.py: every check id fires for a bad setting, good settings pass, no network I/O."""
+
+from __future__ import annotations
+
+import socket
+from datetime import timedelta
+
+import boto3
+import botocore.session
+import pytest
+from django.core import checks as django_checks
+from django.core.checks import Error, Warning
+from django.core.management import call_command
+from django.core.management.base import SystemCheckError
+
+from presigned_transfers import conf
+from presigned_transfers.checks import check_settings
+
+GB = conf.GB
+BASE = {"BUCKET": "test-bucket", "REGION": "us-east-1"}
+CACHE_CHECK = "presigned_transfers.E012"
+REDIS = "django.core.cache.backends.redis.RedisCache"
+LOCMEM = "django.core.cache.backends.locmem.LocMemCache"
+
+
+@pytest.fixture
+def shared_cache(settings):
+    """A shared (Redis) rate-limit cache, so E012 is not part of the answer. Never connected."""
+    settings.CACHES = {
+        **settings.CACHES,
+        "shared": {"BACKEND": REDIS, "LOCATION": "redis://127.0.0.1:1/0"},
+    }
+    settings.RATELIMIT_USE_CACHE = "shared"
+    return settings
+
+
+def _messages(settings, value):
+    settings.PRESIGNED_TRANSFERS = value
+    return check_settings()
+
+
+def _policies(**spec):
+    return {"POLICIES": {"default": {"CONTENT_TYPES": ["image/png"], "MAX_SIZE": 100, **spec}}}
+
+
+BAD_SETTINGS = [
+    # id, level, settings changes, a fragment the message must contain
+    ("E001", Error, {"BUCKET": None}, "['BUCKET']"),
+    ("E001", Error, {"BUCKET": ""}, "['BUCKET']"),
+    ("E001", Error, {"BUCKET": 5}, "['BUCKET']"),
+    ("E002", Error, {"ENDPOINT_URL": "ftp://s3.example.com"}, "['ENDPOINT_URL']"),
+    ("E002", Error, {"ENDPOINT_URL": "localhost:9000"}, "['ENDPOINT_URL']"),
+    ("E002", Error, {"ENDPOINT_URL": "http://"}, "['ENDPOINT_URL']"),
+    ("E002", Error, {"ENDPOINT_URL": 9000}, "['ENDPOINT_URL']"),
+    ("E003", Error, {"ADDRESSING_STYLE": "dns"}, "['ADDRESSING_STYLE']"),
+    ("E004", Error, {"REGION": ""}, "['REGION']"),
+    ("E004", Error, {"REGION": None}, "['REGION']"),
+    ("E005", Error, {"UPLOAD_EXPIRY": 0}, "['UPLOAD_EXPIRY']"),
+    ("E005", Error, {"UPLOAD_EXPIRY": "600"}, "['UPLOAD_EXPIRY']"),
+    ("E005", Error, {"UPLOAD_EXPIRY": True}, "['UPLOAD_EXPIRY']"),
+    ("E005", Error, {"UPLOAD_EXPIRY": timedelta(0)}, "['UPLOAD_EXPIRY']"),
+    ("E005", Error, {"UPLOAD_EXPIRY": 3601}, "above the hard maximum of 3600"),
+    ("E005", Error, {"UPLOAD_EXPIRY": timedelta(days=7)}, "604800 seconds"),
+    ("W002", Warning, {"UPLOAD_EXPIRY": 20 * 60 + 1}, "['UPLOAD_EXPIRY'] is 1201 seconds"),
+    ("E006", Error, {"DOWNLOAD_EXPIRY": -1}, "['DOWNLOAD_EXPIRY']"),
+    ("E006", Error, {"DOWNLOAD_EXPIRY": 3600.5}, "above the hard maximum"),
+    ("W003", Warning, {"DOWNLOAD_EXPIRY": timedelta(minutes=30)}, "is 1800 seconds"),
+    ("E007", Error, {"KEY_TEMPLATE": ""}, "should be a non-empty string"),
+    ("E007", Error, {"KEY_TEMPLATE": 5}, "should be a non-empty string"),
+    ("E007", Error, {"KEY_TEMPLATE": "{owner_id}/{random"}, "not a valid format string"),
+    ("E007", Error, {"KEY_TEMPLATE": "{owner_id}/{random}/{user}"}, "unknown placeholders"),
+    ("E007", Error, {"KEY_TEMPLATE": "{owner_id}/{random}{}"}, "unknown placeholders"),
+    ("E007", Error, {"KEY_TEMPLATE": "{owner_id}/{random}{0}"}, "unknown placeholders"),
+    ("E007", Error, {"KEY_TEMPLATE": "{owner_id}/{random.hex}"}, "unknown placeholders"),
+    ("E007", Error, {"KEY_TEMPLATE": "{owner_id}/{filename}"}, "must contain {random}"),
+    ("E007", Error, {"KEY_TEMPLATE": "x/{random}_{filename}"}, "must contain {owner_id}"),
+    ("E007", Error, {"KEY_TEMPLATE": "/{owner_id}/{random}"}, "must not start with '/'"),
+    ("E008", Error, {"POLICIES": {}}, "['POLICIES']"),
+    ("E008", Error, {"POLICIES": ["default"]}, "['POLICIES']"),
+    ("E009", Error, {"POLICIES": {"": {}}, "DEFAULT_POLICY": ""}, "its name"),
+    ("E009", Error, {"POLICIES": {"x" * 65: {}}, "DEFAULT_POLICY": "x" * 65}, "its name"),
+    ("E009", Error, {"POLICIES": {"default": ["image/png"]}}, "should be a dict"),
+    ("E009", Error, _policies(MAX_BYTES=5), "unknown keys ['MAX_BYTES']"),
+    ("E009", Error, _policies(CONTENT_TYPES="image/png"), "CONTENT_TYPES should be"),
+    ("E009", Error, _policies(CONTENT_TYPES=[]), "CONTENT_TYPES should be"),
+    ("E009", Error, _policies(CONTENT_TYPES=["image/*"]), "malformed media types"),
+    ("E009", Error, _policies(CONTENT_TYPES=["Image/PNG"]), "malformed media types"),
+    ("E009", Error, _policies(CONTENT_TYPES=["image/png; q=1"]), "malformed media types"),
+    ("E009", Error, _policies(CONTENT_TYPES=[None]), "malformed media types"),
+    ("E009", Error, _policies(MIN_SIZE=-1), "MIN_SIZE should be"),
+    ("E009", Error, _policies(MIN_SIZE=True), "MIN_SIZE should be"),
+    ("E009", Error, _policies(MAX_SIZE="10"), "MAX_SIZE should be"),
+    ("E009", Error, _policies(MAX_SIZE=None), "MAX_SIZE should be"),
+    ("E009", Error, _policies(MAX_SIZE=5 * GB + 1), "above S3's single POST limit"),
+    ("E009", Error, _policies(MIN_SIZE=101), "MIN_SIZE is larger than MAX_SIZE"),
+    ("E009", Error, _policies(MIN_SIZE=0, MAX_SIZE=0), "MAX_SIZE should be at least 1"),
+    ("E010", Error, {"DEFAULT_POLICY": "missing"}, "['DEFAULT_POLICY'] is 'missing'"),
+    ("E011", Error, {"RATE_LIMITS": {"upload": "1/m"}}, "unknown view 'upload'"),
+    ("E011", Error, {"RATE_LIMITS": {"upload-url": "fast"}}, "'fast'"),
+    ("E011", Error, {"RATE_LIMITS": {"upload-url": "0/m"}}, "'0/m'"),
+    ("E011", Error, {"RATE_LIMITS": {"confirm-upload": 5}}, "not 5"),
+    ("E011", Error, {"RATE_LIMITS": "30/m"}, "['RATE_LIMITS']"),
+    ("E013", Error, {"QUOTA": {"MAX_BYTES": 0}}, "['QUOTA']['MAX_BYTES']"),
+    ("E013", Error, {"QUOTA": {"MAX_FILES": "5"}}, "['QUOTA']['MAX_FILES']"),
+    ("E013", Error, {"QUOTA": {"MAX_FILES": True}}, "['QUOTA']['MAX_FILES']"),
+    ("E013", Error, {"QUOTA": {"FILES": 5}}, "['QUOTA']['FILES']"),
+    ("E013", Error, {"QUOTA": 5}, "['QUOTA']"),
+    ("E014", Error, {"SERVER_SIDE_ENCRYPTION": "aes"}, "['SERVER_SIDE_ENCRYPTION']"),
+    ("W004", Warning, {"SSE_KMS_KEY_ID": "alias/k"}, "['SSE_KMS_KEY_ID']"),
+    (
+        "W004",
+        Warning,
+        {"SSE_KMS_KEY_ID": "alias/k", "SERVER_SIDE_ENCRYPTION": "AES256"},
+        "'AES256'",
+    ),
+    ("E015", Error, {"MAX_REQUEST_BODY": 255}, "['MAX_REQUEST_BODY']"),
+    ("E015", Error, {"MAX_REQUEST_BODY": 1024 * 1024 + 1}, "['MAX_REQUEST_BODY']"),
+    ("E015", Error, {"MAX_REQUEST_BODY": "16k"}, "['MAX_REQUEST_BODY']"),
+    ("E015", Error, {"MAX_REQUEST_BODY": True}, "['MAX_REQUEST_BODY']"),
+    ("W001", Warning, {"BUKET": "typo"}, "unknown keys: BUKET"),
+]
+
+
+@pytest.mark.parametrize(
+    ("check_id", "level", "changes", "fragment"),
+    BAD_SETTINGS,
+    ids=[f"{case[0]}-{index}" for index, case in enumerate(BAD_SETTINGS)],
+)
+def test_bad_setting_fires_exactly_its_check(shared_cache, check_id, level, changes, fragment):
+    messages = _messages(shared_cache, {**BASE, **changes})
+    assert [message.id for message in messages] == [f"presigned_transfers.{check_id}"]
+    message = messages[0]
+    assert type(message) is level
+    assert "PRESIGNED_TRANSFERS" in message.msg
+    assert fragment in message.msg
+    assert message.hint
+    assert message.obj is None
+
+
+def test_not_a_dict_is_e000(settings):
+    messages = _messages(settings, [("BUCKET", "b")])
+    assert [(m.id, type(m)) for m in messages] == [("presigned_transfers.E000", Error)]
+    assert messages[0].msg == "PRESIGNED_TRANSFERS should be a dict."
+    assert "README" in messages[0].hint
+
+
+def test_missing_setting_is_only_the_bucket_error(shared_cache):
+    del shared_cache.PRESIGNED_TRANSFERS
+    assert [m.id for m in check_settings()] == ["presigned_transfers.E001"]
+
+
+def test_every_id_is_covered():
+    covered = {case[0] for case in BAD_SETTINGS} | {"E000", "E012"}
+    expected = {f"E{n:03d}" for n in range(16)} | {f"W{n:03d}" for n in range(1, 5)}
+    assert covered == expected
+
+
+@pytest.mark.parametrize(
+    ("backend", "reason"),
+    [
+        (LOCMEM, "is private to each process"),
+        ("django.core.cache.backends.dummy.DummyCache", "never stores anything"),
+        ("django.core.cache.backends.filebased.FileBasedCache", "is not atomic"),
+        ("django.core.cache.backends.db.DatabaseCache", "is not atomic"),
+    ],
+)
+def test_unshared_rate_limit_cache_is_e012(settings, backend, reason):
+    settings.CACHES = {**settings.CACHES, "limits": {"BACKEND": backend, "LOCATION": "x"}}
+    settings.RATELIMIT_USE_CACHE = "limits"
+    messages = _messages(settings, BASE)
+    assert [m.id for m in messages] == [CACHE_CHECK]
+    assert "'limits'" in messages[0].msg
+    assert backend.rsplit(".", 1)[-1] in messages[0].msg
+    assert reason in messages[0].msg
+    assert "RATELIMIT_USE_CACHE" in messages[0].hint
+
+
+def test_rate_limit_cache_defaults_to_the_default_alias(settings):
+    del settings.RATELIMIT_USE_CACHE
+    settings.CACHES = {"default": {"BACKEND": LOCMEM}}
+    assert [m.id for m in _messages(settings, BASE)] == [CACHE_CHECK]
+    settings.CACHES = {"default": {"BACKEND": REDIS, "LOCATION": "redis://127.0.0.1:1/0"}}
+    assert _messages(settings, BASE) == []
+
+
+GOOD_SETTINGS = [
+    {},
+    {"ENDPOINT_URL": "https://s3.eu-west-1.amazonaws.com"},
+    {"ENDPOINT_URL": "http://127.0.0.1:8333", "ADDRESSING_STYLE": "path"},
+    {"ENDPOINT_URL": None, "ADDRESSING_STYLE": "virtual", "REGION": "eu-west-1"},
+    {"UPLOAD_EXPIRY": 20 * 60, "DOWNLOAD_EXPIRY": 15 * 60},
+    {"UPLOAD_EXPIRY": 1, "DOWNLOAD_EXPIRY": 1.5},
+    {"UPLOAD_EXPIRY": timedelta(minutes=5), "DOWNLOAD_EXPIRY": timedelta(minutes=15)},
+    {"KEY_TEMPLATE": "{policy}/{date}/{owner_id}/{random}/{filename}"},
+    {"KEY_TEMPLATE": "{{literal}}/{owner_id}/{random}"},
+    _policies(MIN_SIZE=0, SNIFF=False),
+    _policies(MIN_SIZE=100, MAX_SIZE=100),
+    _policies(MAX_SIZE=5 * GB, CONTENT_TYPES=("image/png", "application/pdf")),
+    {
+        "POLICIES": {
+            "images": {"CONTENT_TYPES": ["image/png"], "MAX_SIZE": 10},
+            "docs": {"CONTENT_TYPES": ["application/pdf"], "MAX_SIZE": 10},
+        },
+        "DEFAULT_POLICY": "docs",
+    },
+    {"RATE_LIMITS": {"upload-url": None, "confirm-upload": "1000/h", "download-url": "5/s"}},
+    {"RATE_LIMITS": {}},
+    {"QUOTA": {"MAX_BYTES": None, "MAX_FILES": None}},
+    {"QUOTA": {"MAX_BYTES": GB, "MAX_FILES": 1}},
+    {"SERVER_SIDE_ENCRYPTION": "AES256"},
+    {"SERVER_SIDE_ENCRYPTION": "aws:kms", "SSE_KMS_KEY_ID": "alias/uploads"},
+    {"SERVER_SIDE_ENCRYPTION": "aws:kms"},
+    {"MAX_REQUEST_BODY": 256},
+    {"MAX_REQUEST_BODY": 1024 * 1024},
+    {"SNIFF_CONTENT": False, "CLEANUP_GRACE": 3600},
+]
+
+
+@pytest.mark.parametrize("changes", GOOD_SETTINGS)
+def test_good_settings_pass(shared_cache, changes):
+    assert _messages(shared_cache, {**BASE, **changes}) == []
+
+
+def test_default_test_settings_produce_no_messages(settings):
+    silenced = set(getattr(settings, "SILENCED_SYSTEM_CHECKS", ()))
+    assert [m for m in check_settings() if m.id not in silenced] == []
+    # Only the cache check may be silenced, and only for the local-memory cache.
+    assert silenced <= {CACHE_CHECK, "django_ratelimit.E003"}
+
+
+def test_checks_are_registered():
+    assert check_settings in django_checks.registry.registry.get_checks()
+    assert set(check_settings.tags) == {"security", "compatibility"}
+
+
+def test_check_command_runs_clean_without_network_io(settings, monkeypatch):
+    attempts = []
+
+    def forbidden(*args, **kwargs):
+        attempts.append(args)
+        raise AssertionError("system checks must not do I/O")
+
+    monkeypatch.setattr(socket.socket, "connect", forbidden)
+    monkeypatch.setattr(socket.socket, "connect_ex", forbidden)
+    monkeypatch.setattr(socket, "create_connection", forbidden)
+    monkeypatch.setattr(boto3.session.Session, "client", forbidden)
+    monkeypatch.setattr(boto3.session.Session, "resource", forbidden)
+    monkeypatch.setattr(botocore.session.Session, "create_client", forbidden)
+    call_command("check", verbosity=0)
+    # With settings that fail, the checks still answer from the settings alone.
+    settings.PRESIGNED_TRANSFERS = {
+        "BUCKET": "b",
+        "ENDPOINT_URL": "ftp://nowhere.invalid",
+        "SERVER_SIDE_ENCRYPTION": "rot13",
+    }
+    with pytest.raises(SystemCheckError) as failed:
+        call_command("check", verbosity=0)
+    assert "presigned_transfers.E002" in str(failed.value)
+    assert "presigned_transfers.E014" in str(failed.value)
+    assert attempts == []
