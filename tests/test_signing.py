@@ -1,0 +1,316 @@
+"""signing.py: what presign_post and presign_get produce (conditions pinned, expiry bounds).
+
+The SigV4 algorithm itself is tested in tests/test_sigv4.py; these tests look at the
+output of the public functions: which conditions a POST policy pins, which parameters a
+GET URL carries, and how long either lives.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+from datetime import datetime, timedelta, timezone
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from presigned_transfers import signing
+from presigned_transfers.conf import MAX_DOWNLOAD_EXPIRY, MAX_UPLOAD_EXPIRY, clear_caches
+from tests.conftest import TEST_ACCESS_KEY, TEST_SECRET_KEY
+
+KEY = "uploads/7/0123456789abcdef0123456789abcdef_report.pdf"
+NOW = datetime(2030, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+
+
+def _post(**kwargs):
+    args = {"key": KEY, "content_type": "application/pdf", "min_size": 1, "max_size": 1000}
+    return signing.presign_post(**{**args, **kwargs})
+
+
+def _policy(post):
+    return json.loads(base64.b64decode(post.fields["policy"]))
+
+
+def _expiration(policy):
+    return datetime.strptime(policy["expiration"], "%Y-%m-%dT%H:%M:%SZ").replace(
+        tzinfo=timezone.utc
+    )
+
+
+def _query(url):
+    return {name: values[0] for name, values in parse_qs(urlsplit(url).query).items()}
+
+
+def _sigv4_key(secret, date, region):
+    key = ("AWS4" + secret).encode()
+    for part in (date, region, "s3", "aws4_request"):
+        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
+    return key
+
+
+# --- presign_post ---------------------------------------------------------------------------
+
+
+def test_post_pins_key_acl_type_size_and_bucket():
+    post = _post(content_type="image/png", min_size=5, max_size=1234)
+    conditions = _policy(post)["conditions"]
+    assert ["eq", "$key", KEY] in conditions
+    assert {"key": KEY} in conditions
+    assert {"bucket": "test-bucket"} in conditions
+    assert {"acl": "private"} in conditions
+    assert ["eq", "$Content-Type", "image/png"] in conditions
+    assert ["content-length-range", 5, 1234] in conditions
+    ranges = [c for c in conditions if isinstance(c, list) and c[0] == "content-length-range"]
+    assert ranges == [["content-length-range", 5, 1234]]
+    # Nothing is left open: no prefix matches for any field.
+    assert not [c for c in conditions if isinstance(c, list) and c[0] == "starts-with"]
+
+
+def test_post_fields_match_the_conditions():
+    post = _post(content_type="image/png")
+    assert post.fields["key"] == KEY
+    assert post.fields["acl"] == "private"
+    assert post.fields["Content-Type"] == "image/png"
+    assert post.fields["x-amz-algorithm"] == "AWS4-HMAC-SHA256"
+    conditions = _policy(post)["conditions"]
+    signed_fields = {
+        name for condition in conditions if isinstance(condition, dict) for name in condition
+    } | {c[1][1:] for c in conditions if isinstance(c, list) and c[0] == "eq"}
+    # Every field the browser sends (but the policy and its signature) is in the policy.
+    assert set(post.fields) - {"policy", "x-amz-signature"} <= signed_fields | {"key"}
+    assert post.url == "https://test-bucket.s3.amazonaws.com/"
+
+
+def test_post_policy_is_signed_with_the_configured_credentials():
+    post = _post()
+    credential = post.fields["x-amz-credential"]
+    access_key, date, region, service, terminator = credential.split("/")
+    assert (access_key, region, service, terminator) == (
+        TEST_ACCESS_KEY,
+        "us-east-1",
+        "s3",
+        "aws4_request",
+    )
+    assert post.fields["x-amz-date"].startswith(date)
+    expected = hmac.new(
+        _sigv4_key(TEST_SECRET_KEY, date, region),
+        post.fields["policy"].encode(),
+        hashlib.sha256,
+    ).hexdigest()
+    assert post.fields["x-amz-signature"] == expected
+    conditions = _policy(post)["conditions"]
+    assert {"x-amz-credential": credential} in conditions
+    assert {"x-amz-algorithm": "AWS4-HMAC-SHA256"} in conditions
+    assert {"x-amz-date": post.fields["x-amz-date"]} in conditions
+
+
+def test_post_expires_after_the_configured_upload_expiry(settings):
+    settings.PRESIGNED_TRANSFERS = {**settings.PRESIGNED_TRANSFERS, "UPLOAD_EXPIRY": 300}
+    before = datetime.now(timezone.utc).replace(microsecond=0)
+    post = _post()
+    after = datetime.now(timezone.utc)
+    expiration = _expiration(_policy(post))
+    assert before + timedelta(seconds=300) <= expiration <= after + timedelta(seconds=300)
+    assert before + timedelta(seconds=300) <= post.expires_at <= after + timedelta(seconds=300)
+
+
+def test_post_default_expiry_is_twenty_minutes():
+    post = _post(now=NOW)
+    assert post.expires_at == NOW + timedelta(minutes=20)
+    lifetime = _expiration(_policy(post)) - datetime.now(timezone.utc)
+    assert timedelta(minutes=19) < lifetime <= timedelta(minutes=20)
+
+
+@pytest.mark.parametrize(
+    ("expires_in", "expected"),
+    [
+        (60, 60),
+        (MAX_UPLOAD_EXPIRY, MAX_UPLOAD_EXPIRY),
+        (MAX_UPLOAD_EXPIRY + 1, MAX_UPLOAD_EXPIRY),
+        (7 * 24 * 3600, MAX_UPLOAD_EXPIRY),
+        (-5, 1),
+        (0, 20 * 60),
+        (None, 20 * 60),
+    ],
+)
+def test_post_expiry_is_bounded(expires_in, expected):
+    post = _post(expires_in=expires_in, now=NOW)
+    assert post.expires_at == NOW + timedelta(seconds=expected)
+    lifetime = (_expiration(_policy(post)) - datetime.now(timezone.utc)).total_seconds()
+    assert expected - 5 < lifetime <= expected
+
+
+def test_post_expiry_setting_above_the_hard_maximum_is_capped(settings):
+    # The checks refuse this setting (E005); signing still never exceeds the maximum.
+    settings.PRESIGNED_TRANSFERS = {**settings.PRESIGNED_TRANSFERS, "UPLOAD_EXPIRY": 86400}
+    post = _post(now=NOW)
+    assert post.expires_at == NOW + timedelta(seconds=MAX_UPLOAD_EXPIRY)
+    lifetime = _expiration(_policy(post)) - datetime.now(timezone.utc)
+    assert lifetime <= timedelta(seconds=MAX_UPLOAD_EXPIRY)
+
+
+def test_post_with_sse_s3(settings):
+    settings.PRESIGNED_TRANSFERS = {
+        **settings.PRESIGNED_TRANSFERS,
+        "SERVER_SIDE_ENCRYPTION": "AES256",
+        "SSE_KMS_KEY_ID": "ignored-without-kms",
+    }
+    post = _post()
+    assert post.fields["x-amz-server-side-encryption"] == "AES256"
+    assert "x-amz-server-side-encryption-aws-kms-key-id" not in post.fields
+    conditions = _policy(post)["conditions"]
+    assert {"x-amz-server-side-encryption": "AES256"} in conditions
+    assert not any("x-amz-server-side-encryption-aws-kms-key-id" in c for c in conditions)
+
+
+def test_post_with_sse_kms(settings):
+    settings.PRESIGNED_TRANSFERS = {
+        **settings.PRESIGNED_TRANSFERS,
+        "SERVER_SIDE_ENCRYPTION": "aws:kms",
+        "SSE_KMS_KEY_ID": "alias/uploads",
+    }
+    post = _post()
+    assert post.fields["x-amz-server-side-encryption"] == "aws:kms"
+    assert post.fields["x-amz-server-side-encryption-aws-kms-key-id"] == "alias/uploads"
+    conditions = _policy(post)["conditions"]
+    assert {"x-amz-server-side-encryption": "aws:kms"} in conditions
+    assert {"x-amz-server-side-encryption-aws-kms-key-id": "alias/uploads"} in conditions
+
+
+def test_post_with_kms_but_no_key_id_uses_the_bucket_default(settings):
+    settings.PRESIGNED_TRANSFERS = {
+        **settings.PRESIGNED_TRANSFERS,
+        "SERVER_SIDE_ENCRYPTION": "aws:kms",
+    }
+    post = _post()
+    assert post.fields["x-amz-server-side-encryption"] == "aws:kms"
+    assert "x-amz-server-side-encryption-aws-kms-key-id" not in post.fields
+
+
+def test_post_without_sse_has_no_encryption_fields():
+    post = _post()
+    assert not [name for name in post.fields if "encryption" in name]
+    assert "encryption" not in json.dumps(_policy(post))
+
+
+def test_fields_and_conditions_are_fresh_for_every_call():
+    fields, conditions = signing.post_fields_and_conditions(
+        content_type="image/png", min_size=1, max_size=2
+    )
+    fields["acl"] = "public-read"
+    conditions.append({"acl": "public-read"})
+    again_fields, again_conditions = signing.post_fields_and_conditions(
+        content_type="image/png", min_size=1, max_size=2
+    )
+    assert again_fields == {"acl": "private", "Content-Type": "image/png"}
+    assert {"acl": "public-read"} not in again_conditions
+
+
+# --- presign_get ----------------------------------------------------------------------------
+
+
+def test_get_url_points_at_the_object():
+    signed = signing.presign_get(key=KEY)
+    parts = urlsplit(signed.url)
+    assert parts.scheme == "https"
+    assert parts.netloc == "test-bucket.s3.amazonaws.com"
+    assert parts.path == "/" + KEY
+    query = _query(signed.url)
+    assert query["X-Amz-Algorithm"] == "AWS4-HMAC-SHA256"
+    assert query["X-Amz-Credential"].startswith(TEST_ACCESS_KEY + "/")
+    assert query["X-Amz-Credential"].endswith("/us-east-1/s3/aws4_request")
+    assert query["X-Amz-SignedHeaders"] == "host"
+    assert len(query["X-Amz-Signature"]) == 64
+    assert "response-content-disposition" not in query
+
+
+def test_get_url_forces_the_content_disposition():
+    header = "attachment; filename=\"a.pdf\"; filename*=UTF-8''%C3%A4.pdf"
+    signed = signing.presign_get(key=KEY, content_disposition=header)
+    assert _query(signed.url)["response-content-disposition"] == header
+
+
+def test_get_url_is_built_for_a_custom_endpoint(settings):
+    settings.PRESIGNED_TRANSFERS = {
+        **settings.PRESIGNED_TRANSFERS,
+        "ENDPOINT_URL": "http://127.0.0.1:8333",
+        "ADDRESSING_STYLE": "path",
+        "REGION": "eu-west-1",
+    }
+    signed = signing.presign_get(key=KEY)
+    parts = urlsplit(signed.url)
+    assert (parts.scheme, parts.netloc) == ("http", "127.0.0.1:8333")
+    assert parts.path == "/test-bucket/" + KEY
+    assert "/eu-west-1/s3/aws4_request" in _query(signed.url)["X-Amz-Credential"]
+    post = _post()
+    assert post.url == "http://127.0.0.1:8333/test-bucket"
+
+
+def test_get_default_expiry_is_fifteen_minutes():
+    signed = signing.presign_get(key=KEY, now=NOW)
+    assert _query(signed.url)["X-Amz-Expires"] == str(15 * 60)
+    assert signed.expires_at == NOW + timedelta(minutes=15)
+
+
+@pytest.mark.parametrize(
+    ("expires_in", "expected"),
+    [
+        (30, 30),
+        (MAX_DOWNLOAD_EXPIRY, MAX_DOWNLOAD_EXPIRY),
+        (MAX_DOWNLOAD_EXPIRY + 1, MAX_DOWNLOAD_EXPIRY),
+        (8 * 24 * 3600, MAX_DOWNLOAD_EXPIRY),
+        (-1, 1),
+        (None, 15 * 60),
+    ],
+)
+def test_get_expiry_is_bounded(expires_in, expected):
+    signed = signing.presign_get(key=KEY, expires_in=expires_in, now=NOW)
+    assert _query(signed.url)["X-Amz-Expires"] == str(expected)
+    assert signed.expires_at == NOW + timedelta(seconds=expected)
+
+
+def test_get_expiry_follows_the_setting_up_to_the_maximum(settings):
+    settings.PRESIGNED_TRANSFERS = {
+        **settings.PRESIGNED_TRANSFERS,
+        "DOWNLOAD_EXPIRY": timedelta(minutes=2),
+    }
+    assert _query(signing.presign_get(key=KEY).url)["X-Amz-Expires"] == "120"
+    settings.PRESIGNED_TRANSFERS = {
+        **settings.PRESIGNED_TRANSFERS,
+        "DOWNLOAD_EXPIRY": timedelta(days=30),
+    }
+    assert _query(signing.presign_get(key=KEY).url)["X-Amz-Expires"] == str(MAX_DOWNLOAD_EXPIRY)
+
+
+def test_expiry_maxima_are_within_s3s_own_limit():
+    assert MAX_UPLOAD_EXPIRY <= 7 * 24 * 3600
+    assert MAX_DOWNLOAD_EXPIRY <= 7 * 24 * 3600
+
+
+# --- credentials ----------------------------------------------------------------------------
+
+
+def test_session_token_is_carried_where_s3_requires_it(monkeypatch):
+    token = "FwoGZXIvYXdzEXAMPLE//session+token=="
+    monkeypatch.setenv("AWS_SESSION_TOKEN", token)
+    clear_caches()
+    post = _post()
+    assert post.fields["x-amz-security-token"] == token
+    assert {"x-amz-security-token": token} in _policy(post)["conditions"]
+    signed = signing.presign_get(key=KEY)
+    assert _query(signed.url)["X-Amz-Security-Token"] == token
+    for text in (signed.url, json.dumps(post.fields), json.dumps(_policy(post)), post.url):
+        assert TEST_SECRET_KEY not in text
+
+
+def test_the_secret_never_appears_in_the_output():
+    post = _post()
+    signed = signing.presign_get(key=KEY, content_disposition="attachment")
+    everything = " ".join(
+        [post.url, json.dumps(post.fields), json.dumps(_policy(post)), signed.url]
+    )
+    assert TEST_SECRET_KEY not in everything
+    assert TEST_SECRET_KEY.replace("/", "%2F") not in everything
+    assert "x-amz-security-token" not in everything.lower()
