@@ -36,20 +36,26 @@ class NewUpload:
     post: signing.SignedPost
 
 
-def _audit(event: str, *, user: Any, upload: Upload | None = None, **extra: Any) -> None:
-    """One structured log record per security-relevant event; never a URL or a secret."""
+def _audit(
+    event: str, *, user: Any, upload: Upload | None = None, upload_id: Any = None, **extra: Any
+) -> None:
+    """One structured log record per security-relevant event; never a URL or a secret.
+
+    The record's ``event``, ``user_id`` (who acted; ``None`` for the system) and
+    ``upload_id`` attributes, plus any *extra*, are there for structured log handlers.
+    Pass *upload_id* for an upload whose row is already deleted (its ``pk`` is ``None``).
+    """
+    user_id = getattr(user, "pk", None)
+    if upload is not None and upload.pk is not None:
+        upload_id = upload.pk
+    upload_id = str(upload_id) if upload_id is not None else None
     logger.info(
-        "%s user=%s upload=%s %s",
+        "%s user=%s upload=%s%s",
         event,
-        getattr(user, "pk", None),
-        upload.pk if upload else None,
-        " ".join(f"{k}={v}" for k, v in extra.items()),
-        extra={
-            "event": event,
-            "user_id": getattr(user, "pk", None),
-            "upload_id": str(upload.pk) if upload else None,
-            **extra,
-        },
+        user_id,
+        upload_id,
+        "".join(f" {k}={v}" for k, v in extra.items()),
+        extra={"event": event, "user_id": user_id, "upload_id": upload_id, **extra},
     )
 
 
@@ -71,11 +77,13 @@ def get_owned_upload(user: Any, upload_id: Any, *, lock: bool = False) -> Upload
         raise exceptions.UploadNotFound() from error
 
 
-def _check_quota(user: Any, size: int) -> None:
+def _check_quota(user: Any, size: int, *, exclude: Any = None) -> None:
     """Refuse an upload that would take *user* over ``QUOTA``; call inside a transaction.
 
-    The owner's user row is locked first, so concurrent requests of one user are counted
-    one after another (on databases with row locks), never read-then-write racing.
+    Complete uploads and pending ones whose window is open count (*exclude* names one that
+    should not). The owner's user row is locked first, so concurrent requests of one user
+    are counted one after another (on databases with row locks: PostgreSQL, MySQL, Oracle;
+    at Django's default READ COMMITTED isolation), never read-then-write racing.
     """
     quota = app_settings.quota
     max_bytes, max_files = quota.get("MAX_BYTES"), quota.get("MAX_FILES")
@@ -87,6 +95,8 @@ def _check_quota(user: Any, size: int) -> None:
     counted = Upload.objects.filter(owner=user).filter(
         Q(status=Upload.Status.COMPLETE) | Q(status=Upload.Status.PENDING, expires_at__gt=now)
     )
+    if exclude is not None:
+        counted = counted.exclude(pk=exclude)
     usage = counted.aggregate(files=Count("pk"), size=Sum("declared_size"))
     files, used = usage["files"] or 0, usage["size"] or 0
     if max_files is not None and files + 1 > max_files:
@@ -200,6 +210,13 @@ def confirm_upload(*, user: Any, upload_id: Any, request: HttpRequest | None = N
                 code="upload_missing",
             )
         refused = _find_mismatch(upload, info)
+        if refused is None and upload.expires_at <= timezone.now():
+            # Its window has closed, so it stopped counting against the quota and other
+            # uploads may have taken its room since: count it again before accepting it.
+            try:
+                _check_quota(user, upload.declared_size, exclude=upload.pk)
+            except exceptions.UploadRefused as error:
+                refused = error
         if refused is None:
             refused = _sniff(upload, info)
         if refused is None:
@@ -275,8 +292,9 @@ def delete_upload(*, user: Any, upload_id: Any) -> None:
         upload = get_owned_upload(user, upload_id, lock=True)
         storage.delete_object(upload.key)
         upload._object_deleted = True  # type: ignore[attr-defined]
+        pk = upload.pk
         upload.delete()
-    _audit("delete", user=user, upload=upload)
+    _audit("delete", user=user, upload_id=pk)
 
 
 @receiver(post_delete, sender=Upload, dispatch_uid="presigned_transfers.upload_deleted")

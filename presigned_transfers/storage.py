@@ -113,3 +113,25 @@ def delete_object(key: str) -> None:
         get_client().delete_object(Bucket=app_settings.bucket, Key=key)
     except (ClientError, BotoCoreError) as error:
         raise _storage_error(error) from error
+
+
+def delete_objects(keys: list[str]) -> dict[str, str]:
+    """Delete up to 1000 objects in one request; return ``{key: error code}`` for failures.
+
+    Keys that do not exist count as deleted, as with :func:`delete_object`.
+    """
+    if not keys:
+        return {}
+    if len(keys) > 1000:
+        raise ValueError("S3 deletes at most 1000 objects per request.")
+    try:
+        response = get_client().delete_objects(
+            Bucket=app_settings.bucket,
+            Delete={"Objects": [{"Key": key} for key in keys], "Quiet": True},
+        )
+    except (ClientError, BotoCoreError) as error:
+        raise _storage_error(error) from error
+    return {
+        failure.get("Key", ""): failure.get("Code", "Error")
+        for failure in response.get("Errors", [])
+    }
