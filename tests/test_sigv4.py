@@ -446,6 +446,18 @@ def test_query_parameters_keep_the_callers_order_and_signature_comes_last():
     ]
 
 
+@given(value=st.one_of(st.text(st.characters(codec="utf-8")), keys))
+def test_percent_encoders_equal_urllib_quote(value):
+    assert sigv4._quote_key(value) == quote(value, safe="/~")
+    assert sigv4._quote_query(value) == quote(value, safe="-._~")
+
+
+def test_percent_encoders_on_every_byte():
+    every = "".join(map(chr, range(256)))
+    assert sigv4._quote_key(every) == quote(every, safe="/~")
+    assert sigv4._quote_query(every) == quote(every, safe="-._~")
+
+
 def test_host_header_drops_default_port_and_keeps_others():
     assert sigv4._host_header("https://S3.Example.com:443/x") == "s3.example.com"
     assert sigv4._host_header("http://s3.example.com:443/x") == "s3.example.com:443"
