@@ -67,7 +67,9 @@ def key_filename(filename: str) -> str:
     """
     ascii_name = unicodedata.normalize("NFKD", clean_filename(filename))
     ascii_name = ascii_name.encode("ascii", "ignore").decode("ascii")
-    safe = _UNSAFE_KEY_CHARS.sub("_", ascii_name).strip("._") or "file"
+    safe = _UNSAFE_KEY_CHARS.sub("_", ascii_name)
+    # No "..": some S3-compatible servers refuse keys that look like path traversal.
+    safe = re.sub(r"\.{2,}", ".", safe).strip("._") or "file"
     if len(safe) > MAX_KEY_FILENAME_LENGTH:
         stem, dot, ext = safe.rpartition(".")
         if dot and 0 < len(ext) <= 16:
