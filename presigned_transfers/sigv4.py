@@ -164,7 +164,7 @@ def _epoch(now: datetime | None) -> int:
 
 def _check_expires_in(expires_in: int) -> None:
     if (
-        type(expires_in) is not int  # bool is an int; so is nothing else we want
+        type(expires_in) is not int  # exactly int: not a bool, not a float
         or not 1 <= expires_in <= MAX_EXPIRES_IN
     ):
         raise ValueError(
