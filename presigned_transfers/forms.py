@@ -1,0 +1,235 @@
+"""Form fields for "one (or several) of this user's completed uploads".
+
+The file itself never passes through the form: the picker uploads it straight to the bucket
+and the form only receives the upload's id, in a hidden input. The field checks that id on the
+server: the upload must exist, belong to the form's user and be complete.
+
+::
+
+    class DocumentForm(UploadFormMixin, forms.ModelForm):
+        attachment = UploadField(policy="documents")
+
+        class Meta:
+            model = Document            # attachment = ForeignKey(Upload, ...)
+            fields = ["title", "attachment"]
+
+    form = DocumentForm(request.POST or None, user=request.user)
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from django import forms
+from django.core.exceptions import ImproperlyConfigured, ValidationError
+from django.utils.translation import gettext_lazy as _
+
+from presigned_transfers import ui
+from presigned_transfers.models import Upload
+
+
+class UploadWidget(forms.Widget):
+    """The upload picker as a form widget: hidden input(s) holding upload ids."""
+
+    template_name = "presigned_transfers/widget.html"
+    allow_multiple_selected = False
+
+    def __init__(
+        self,
+        attrs: dict[str, Any] | None = None,
+        *,
+        policy: str | None = None,
+        label: str | None = None,
+    ) -> None:
+        super().__init__(attrs)
+        self.policy = policy
+        self.label = label
+        #: The uploads the picker may show as already chosen; set by the field.
+        self.queryset: Any = Upload.objects.none()
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> UploadWidget:
+        result: UploadWidget = super().__deepcopy__(memo)  # type: ignore[assignment]
+        result.queryset = self.queryset
+        return result
+
+    def _values(self, value: Any) -> list[str]:
+        if value is None or value == "":
+            return []
+        values = value if isinstance(value, (list, tuple)) else [value]
+        return [str(getattr(v, "pk", v)) for v in values if v not in (None, "")]
+
+    def format_value(self, value: Any) -> list[str]:  # type: ignore[override]
+        return self._values(value)
+
+    def get_context(self, name: str, value: Any, attrs: dict[str, Any] | None) -> dict[str, Any]:
+        context = super().get_context(name, value, attrs)
+        values = self._values(value)
+        uploads: list[Upload] = []
+        if values:
+            # Only ever shows uploads the field's user may choose: never someone else's name.
+            by_id = {str(u.pk): u for u in self.queryset.filter(pk__in=_valid_ids(values))}
+            uploads = [by_id[v] for v in values if v in by_id]
+        widget_attrs = context["widget"]["attrs"]
+        picker_id = widget_attrs.get("id") or f"id_{name}"
+        context.update(
+            ui.picker_context(
+                {},
+                picker_id=f"{picker_id}-picker",
+                policy=self.policy,
+                multiple=self.allow_multiple_selected,
+                label=self.label,
+                name=name,
+                values=[str(u.pk) for u in uploads],
+                uploads=uploads,
+            )
+        )
+        return context
+
+    def value_from_datadict(self, data: Mapping[str, Any], files: Any, name: str) -> Any:
+        if self.allow_multiple_selected:
+            getlist = getattr(data, "getlist", None)
+            values = getlist(name) if getlist else data.get(name)
+            if values is None:
+                return None
+            return values if isinstance(values, list) else [values]
+        return data.get(name)
+
+    def value_omitted_from_data(self, data: Mapping[str, Any], files: Any, name: str) -> bool:
+        return name not in data
+
+    def id_for_label(self, id_: str) -> str:
+        # The visible <label> is the picker's own, on its file input.
+        return f"{id_}-picker-input" if id_ else id_
+
+
+class MultipleUploadWidget(UploadWidget):
+    """The picker accepting several files; one hidden input per upload id."""
+
+    allow_multiple_selected = True
+
+
+def _valid_ids(values: Iterable[str]) -> list[str]:
+    valid = []
+    for value in values:
+        try:
+            valid.append(str(uuid.UUID(str(value))))
+        except ValueError:
+            continue
+    return valid
+
+
+class _UserUploadsMixin:
+    """Restricts the choices to :attr:`user`'s complete uploads made under :attr:`policy`."""
+
+    widget: Any
+    policy: str | None
+    _user: Any = None
+
+    @staticmethod
+    def _widget(widget: Any, policy: str | None, picker_label: str | None) -> Any:
+        if isinstance(widget, type):
+            return widget(policy=policy, label=picker_label)
+        return widget
+
+    @property
+    def user(self) -> Any:
+        return self._user
+
+    @user.setter
+    def user(self, user: Any) -> None:
+        """Setting the user is what makes the field accept anything: their complete uploads."""
+        self._user = user
+        queryset = (
+            Upload.objects.owned_by(user).complete().filter(policy=ui.get_policy(self.policy).name)
+        )
+        self.queryset = queryset  # type: ignore[attr-defined]
+        self.widget.queryset = queryset
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Any:
+        result = super().__deepcopy__(memo)  # type: ignore[misc]
+        result._user = self._user
+        result.widget.queryset = result.queryset
+        return result
+
+    def clean(self, value: Any) -> Any:
+        if self._user is None:
+            raise ImproperlyConfigured(
+                f"{type(self).__name__} needs to know whose uploads it accepts: pass "
+                "user=request.user to a form with UploadFormMixin, or set "
+                "form.fields[name].user before validating."
+            )
+        values = value if isinstance(value, (list, tuple)) else [value]
+        for item in values:
+            if item not in self.empty_values and not _valid_ids([item]):  # type: ignore[attr-defined]
+                raise ValidationError(
+                    self.error_messages["invalid_choice"],  # type: ignore[attr-defined]
+                    code="invalid_choice",
+                    params={"value": item},
+                )
+        return super().clean(value)  # type: ignore[misc]
+
+
+_UNAVAILABLE = _("This upload is not available. Upload the file again.")
+
+
+class UploadField(_UserUploadsMixin, forms.ModelChoiceField):
+    """One of the form user's *complete* uploads, chosen with the upload picker.
+
+    ``policy`` names the upload policy the picker uses (the default one if omitted); only
+    uploads made under it are accepted. The field accepts nothing until its :attr:`user` is
+    set (:class:`UploadFormMixin` does it): an id of someone else's upload, or of a pending or
+    failed one, is refused like an unknown id.
+    """
+
+    widget = UploadWidget
+    default_error_messages = {"invalid_choice": _UNAVAILABLE}
+
+    def __init__(
+        self,
+        *,
+        policy: str | None = None,
+        picker_label: str | None = None,
+        user: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        self.policy = policy
+        kwargs["widget"] = self._widget(kwargs.get("widget", self.widget), policy, picker_label)
+        kwargs.setdefault("queryset", Upload.objects.none())
+        super().__init__(**kwargs)
+        if user is not None:
+            self.user = user
+
+
+class MultipleUploadField(_UserUploadsMixin, forms.ModelMultipleChoiceField):
+    """Several of the form user's complete uploads, chosen with a ``multiple`` picker."""
+
+    widget = MultipleUploadWidget
+    default_error_messages = {"invalid_choice": _UNAVAILABLE, "invalid_pk_value": _UNAVAILABLE}
+
+    def __init__(
+        self,
+        *,
+        policy: str | None = None,
+        picker_label: str | None = None,
+        user: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        self.policy = policy
+        kwargs["widget"] = self._widget(kwargs.get("widget", self.widget), policy, picker_label)
+        kwargs.setdefault("queryset", Upload.objects.none())
+        super().__init__(**kwargs)
+        if user is not None:
+            self.user = user
+
+
+class UploadFormMixin:
+    """Give a form a ``user=`` argument and hand it to every upload field."""
+
+    def __init__(self, *args: Any, user: Any = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if user is not None:
+            for field in self.fields.values():  # type: ignore[attr-defined]
+                if isinstance(field, _UserUploadsMixin):
+                    field.user = user

@@ -1,0 +1,282 @@
+"""templatetags/presigned_transfers.py and ui.py: the exact HTML each tag renders."""
+
+from __future__ import annotations
+
+import html
+import json
+import uuid
+from datetime import timedelta
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+from django.template import Context, RequestContext, Template
+from django.test import RequestFactory
+from django.utils import timezone
+from pytest_django.asserts import assertHTMLEqual, assertInHTML
+
+from presigned_transfers import ui
+from presigned_transfers.conf import Policy
+from presigned_transfers.models import Upload
+
+PREFIX = "/xfer-9f3"  # tests/urls.py mounts the app here
+UPLOAD_ID = "3f1c2d4e-0000-4000-8000-000000000001"
+DEFAULT_CONFIG = (
+    '{"allowedText": "PDF, JPEG, PNG, GIF or WebP", "contentTypes": ["application/pdf", '
+    '"image/jpeg", "image/png", "image/gif", "image/webp"], "maxSize": 20971520, '
+    '"maxSizeText": "20.0\xa0MB", "minSize": 1, "minSizeText": "1\xa0byte", "policy": "default"}'
+)
+
+
+def render(source: str, context: dict | None = None, request=None) -> str:
+    template = Template("{% load presigned_transfers %}" + source)
+    if request is not None:
+        return template.render(RequestContext(request, context or {}))
+    return template.render(Context(context or {}))
+
+
+def attr(value: str) -> str:
+    return html.escape(value, quote=True)
+
+
+def make_upload(owner, **fields) -> Upload:
+    values = {
+        "owner": owner,
+        "key": f"uploads/{owner.pk}/{uuid.uuid4().hex}_f.pdf",
+        "original_filename": "report.pdf",
+        "content_type": "application/pdf",
+        "declared_size": 10,
+        "policy": "default",
+        "expires_at": timezone.now() + timedelta(minutes=20),
+        **fields,
+    }
+    return Upload.objects.create(**values)
+
+
+# -- script and stylesheet ------------------------------------------------------------------
+
+
+def test_script_tag_carries_translated_messages_and_no_nonce_by_default():
+    messages = attr(json.dumps(ui.client_messages(), ensure_ascii=False, sort_keys=True))
+    assertHTMLEqual(
+        render("{% presigned_transfers_script %}"),
+        f'<script src="/static/presigned_transfers/presigned_transfers.js" '
+        f'data-messages="{messages}" defer></script>',
+    )
+    assert "The file is too large: the limit is %(limit)s." in ui.client_messages().values()
+
+
+def test_script_and_css_tags_use_the_csp_nonce():
+    rendered = render(
+        "{% presigned_transfers_script %}{% presigned_transfers_css %}",
+        {"csp_nonce": "r4nd0m+/="},
+    )
+    assert rendered.count(' nonce="r4nd0m+/="') == 2
+    assertInHTML(
+        '<link rel="stylesheet" href="/static/presigned_transfers/presigned_transfers.css" '
+        'nonce="r4nd0m+/=">',
+        rendered,
+    )
+    assert "<script " in rendered and rendered.endswith(">")
+    assert ' defer nonce="r4nd0m+/="></script>' in rendered
+
+
+def test_css_tag_without_nonce_and_nonce_is_escaped():
+    assert render("{% presigned_transfers_css %}") == (
+        '<link rel="stylesheet" href="/static/presigned_transfers/presigned_transfers.css">'
+    )
+    assert ' nonce="a&quot;b"' in render("{% presigned_transfers_css %}", {"csp_nonce": 'a"b'})
+
+
+def test_script_from_request_context_with_nonce_attribute_of_django_csp(rf):
+    request = rf.get("/")
+    rendered = render("{% presigned_transfers_script %}", {"csp_nonce": "n1"}, request=request)
+    assert 'nonce="n1"' in rendered
+
+
+# -- upload picker ----------------------------------------------------------------------------
+
+
+def test_upload_picker_exact_html():
+    rendered = render("{% upload_picker %}", {"csrf_token": "tok123"})
+    assertHTMLEqual(
+        rendered,
+        f"""
+        <div class="presigned-picker" id="presigned-picker-1" data-presigned-picker
+             data-upload-url="{PREFIX}/upload-url/"
+             data-confirm-url="{PREFIX}/confirm-upload/"
+             data-detail-url="{PREFIX}/uploads/00000000-0000-0000-0000-000000000000/"
+             data-csrf-token="tok123"
+             data-config="{attr(DEFAULT_CONFIG)}">
+          <label class="presigned-picker__label"
+                 for="presigned-picker-1-input">Choose a file</label>
+          <input class="presigned-picker__input" type="file" id="presigned-picker-1-input"
+                 accept="application/pdf,image/jpeg,image/png,image/gif,image/webp"
+                 aria-describedby="presigned-picker-1-help">
+          <p class="presigned-picker__help" id="presigned-picker-1-help">
+            PDF, JPEG, PNG, GIF or WebP, up to 20.0\xa0MB. You can also drop a file here.</p>
+          <ul class="presigned-picker__files" data-presigned-files></ul>
+          <p class="presigned-picker__status" role="status" aria-live="polite"
+             data-presigned-status></p>
+        </div>
+        """,
+    )
+    # The list is really empty (CSS :empty hides it) and the file input has no name: the
+    # file never goes to Django with a form.
+    assert "data-presigned-files></ul>" in rendered
+    assert "name=" not in rendered
+
+
+def test_upload_picker_policy_multiple_label_id(settings):
+    settings.PRESIGNED_TRANSFERS = {
+        **settings.PRESIGNED_TRANSFERS,
+        "POLICIES": {
+            "default": {"CONTENT_TYPES": ["application/pdf"], "MAX_SIZE": 1000},
+            "images": {
+                "CONTENT_TYPES": ["image/png", "image/avif", "application/x-custom-thing"],
+                "MIN_SIZE": 100,
+                "MAX_SIZE": 5 * 1024 * 1024,
+            },
+        },
+    }
+    rendered = render(
+        '{% upload_picker policy="images" multiple=True label="Add photos" id="photos" %}',
+        {"csrf_token": "tok"},
+    )
+    config = json.loads(html.unescape(rendered.split('data-config="')[1].split('"')[0]))
+    assert config == {
+        "policy": "images",
+        "contentTypes": ["image/png", "image/avif", "application/x-custom-thing"],
+        "minSize": 100,
+        "maxSize": 5 * 1024 * 1024,
+        "minSizeText": "100\xa0bytes",
+        "maxSizeText": "5.0\xa0MB",
+        "allowedText": "PNG, AVIF or application/x-custom-thing",
+    }
+    assertInHTML(
+        '<label class="presigned-picker__label" for="photos-input">Add photos</label>', rendered
+    )
+    assertInHTML(
+        '<input class="presigned-picker__input" type="file" id="photos-input" '
+        'accept="image/png,image/avif,application/x-custom-thing" multiple '
+        'aria-describedby="photos-help">',
+        rendered,
+    )
+    assertInHTML(
+        '<p class="presigned-picker__help" id="photos-help">PNG, AVIF or '
+        "application/x-custom-thing, from 100\xa0bytes to 5.0\xa0MB. "
+        "You can also drop files here.</p>",
+        rendered,
+    )
+    assert ' data-multiple id="photos"' in rendered or " data-multiple>" in rendered
+
+
+def test_unknown_policy_names_the_settings():
+    with pytest.raises(ImproperlyConfigured, match=r"'nope'.*POLICIES.*known: default"):
+        render('{% upload_picker policy="nope" %}')
+
+
+def test_picker_ids_are_unique_per_request_and_per_render(rf):
+    request = rf.get("/")
+    first = render("{% upload_picker %}{% upload_picker %}", request=request)
+    assert 'id="presigned-picker-1"' in first and 'id="presigned-picker-2"' in first
+    # Another template rendered for the same request continues the count.
+    assert 'id="presigned-picker-3"' in render("{% upload_picker %}", request=request)
+    # Without a request, each render counts from 1.
+    assert 'id="presigned-picker-2"' in render("{% upload_picker %}{% upload_picker %}")
+    assert 'id="presigned-picker-1"' in render("{% upload_picker %}")
+
+
+def _token(rendered: str) -> str:
+    return rendered.split('data-csrf-token="')[1].split('"')[0]
+
+
+def test_picker_csrf_token_from_context_request_or_none(rf):
+    from django.middleware.csrf import _does_token_match
+
+    assert _token(render("{% upload_picker %}", {"csrf_token": "abc"})) == "abc"
+    request = rf.get("/")
+    token = _token(render("{% upload_picker %}", request=request))
+    assert _does_token_match(token, request.META["CSRF_COOKIE"])
+    # Django's placeholder when a context has no request: ask the request if there is one.
+    request = RequestFactory().get("/")
+    token = _token(render("{% upload_picker %}", {"csrf_token": "NOTPROVIDED", "request": request}))
+    assert _does_token_match(token, request.META["CSRF_COOKIE"])
+    assert _token(render("{% upload_picker %}")) == ""
+
+
+# -- download link ----------------------------------------------------------------------------
+
+
+def test_download_link_for_an_id_exact_html():
+    assertHTMLEqual(
+        render("{% download_link upload_id %}", {"upload_id": UPLOAD_ID}),
+        f"""<span class="presigned-download"><a class="presigned-download__link"
+            href="{PREFIX}/uploads/{UPLOAD_ID}/download/"
+            data-presigned-download="{PREFIX}/uploads/{UPLOAD_ID}/download-url/">Download</a>
+            <span class="presigned-download__status" role="status" aria-live="polite"></span>
+            </span>""",
+    )
+
+
+@pytest.mark.django_db
+def test_download_link_for_a_complete_upload_names_the_file_escaped(user):
+    upload = make_upload(
+        user, original_filename='<b>"Ünïcode"</b>.pdf', status=Upload.Status.COMPLETE
+    )
+    rendered = render('{% download_link upload label="Get it" %}', {"upload": upload})
+    assertHTMLEqual(
+        rendered,
+        f"""<span class="presigned-download"><a class="presigned-download__link"
+            href="{PREFIX}/uploads/{upload.pk}/download/"
+            data-presigned-download="{PREFIX}/uploads/{upload.pk}/download-url/"
+            aria-label="Get it &lt;b&gt;&quot;Ünïcode&quot;&lt;/b&gt;.pdf">Get it</a>
+            <span class="presigned-download__status" role="status" aria-live="polite"></span>
+            </span>""",
+    )
+    assert "<b>" not in rendered
+
+
+@pytest.mark.django_db
+def test_download_link_for_an_incomplete_upload_is_not_a_link(user):
+    upload = make_upload(user)
+    assertHTMLEqual(
+        render("{% download_link upload %}", {"upload": upload}),
+        '<span class="presigned-download presigned-download--unavailable" '
+        'aria-disabled="true">Download</span>',
+    )
+
+
+# -- helpers ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("content_type", "label"),
+    [
+        ("image/jpeg", "JPEG"),
+        ("application/vnd.openxmlformats-officedocument.wordprocessingml.document", "DOCX"),
+        ("image/avif", "AVIF"),
+        ("application/x-tar", "application/x-tar"),
+        ("weird", "weird"),
+    ],
+)
+def test_type_label(content_type, label):
+    assert ui.type_label(content_type) == label
+
+
+def test_policy_summary():
+    policy = Policy("p", ("text/csv",), min_size=1, max_size=2048)
+    assert ui.policy_summary(policy) == "CSV, up to 2.0\xa0KB."
+    policy = Policy("p", ("text/csv", "text/plain"), min_size=10, max_size=2048)
+    assert ui.policy_summary(policy) == "CSV or TXT, from 10\xa0bytes to 2.0\xa0KB."
+
+
+def test_messages_are_translated_when_rendered(settings):
+    from django.utils import translation
+
+    with translation.override("fr"):
+        messages = ui.client_messages()
+    # No catalogue ships yet: the English text is the fallback, and every placeholder the
+    # script fills in is there.
+    assert messages["uploading"] == "Uploading %(name)s…"
+    assert messages["percent"] == "%(percent)s%%"
+    assert set(messages) >= {"network", "storage_refused", "confirm_failed", "busy"}
