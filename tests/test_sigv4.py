@@ -232,7 +232,7 @@ configurations = st.tuples(
 expiries = st.integers(1, MAX_EXPIRES_IN)
 
 _fast_enough = settings(
-    max_examples=300,
+    max_examples=200,
     deadline=None,  # a configuration's first example builds a botocore client
     suppress_health_check=[HealthCheck.too_slow],
 )
