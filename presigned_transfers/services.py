@@ -143,17 +143,21 @@ def create_upload(
         # S3 itself refuses a file larger than announced; confirm catches a smaller one.
         max_size=wanted.size,
     )
-    with transaction.atomic():
-        _check_quota(user, wanted.size)
-        upload = Upload.objects.create(
-            owner=user,
-            key=key,
-            original_filename=wanted.filename,
-            content_type=wanted.content_type,
-            declared_size=wanted.size,
-            policy=wanted.policy.name,
-            expires_at=post.expires_at,
-        )
+    try:
+        with transaction.atomic():
+            _check_quota(user, wanted.size)
+            upload = Upload.objects.create(
+                owner=user,
+                key=key,
+                original_filename=wanted.filename,
+                content_type=wanted.content_type,
+                declared_size=wanted.size,
+                policy=wanted.policy.name,
+                expires_at=post.expires_at,
+            )
+    except exceptions.UploadRefused as error:
+        _audit("refuse", user=user, stage="sign", code=error.code)
+        raise
     _audit("sign", user=user, upload=upload, size=wanted.size, type=wanted.content_type)
     signals.upload_signed.send(sender=Upload, upload=upload, request=request)
     return NewUpload(upload=upload, post=post)
