@@ -305,13 +305,15 @@ def delete_upload(*, user: Any, upload_id: Any) -> None:
 def _delete_object_with_row(sender: type[Upload], instance: Upload, **kwargs: Any) -> None:
     """However a row goes (admin, cascade, queryset delete), its object goes too."""
     if not getattr(instance, "_object_deleted", False):
-        key = instance.key
+        # Read now: by the time the transaction commits, Django has set instance.pk to None.
+        key, pk = instance.key, instance.pk
 
         def delete() -> None:
             try:
                 storage.delete_object(key)
             except exceptions.StorageUnavailable:
-                logger.exception("delete-failed upload=%s", instance.pk)
+                # The row is gone: the key is all an operator has to find the orphan.
+                logger.exception("delete-failed upload=%s key=%s", pk, key)
 
         transaction.on_commit(delete)
     signals.upload_deleted.send(sender=Upload, upload=instance)
