@@ -3,10 +3,15 @@
 The narrow interface the rest of the app uses is :func:`presign_post` and :func:`presign_get`.
 Every POST policy pins the bucket, the exact key, ``acl=private``, the exact Content-Type,
 a content-length range and an expiry (plus server-side encryption when configured).
+
+Signatures are computed by :mod:`presigned_transfers.sigv4` (byte-identical to botocore's, many
+times faster); credentials come from boto3's provider chain, refreshed when they expire.
 """
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
@@ -16,6 +21,42 @@ from presigned_transfers.conf import (
     MAX_UPLOAD_EXPIRY,
     app_settings,
 )
+from presigned_transfers.sigv4 import Credentials, S3Presigner, credentials_from_boto3
+
+_lock = threading.Lock()
+_signer: tuple[S3Presigner, Callable[[], Credentials]] | None = None
+
+
+def get_signer() -> tuple[S3Presigner, Callable[[], Credentials]]:
+    """The presigner for the configured bucket and the credentials source, built once."""
+    global _signer
+    signer = _signer
+    if signer is None:
+        with _lock:
+            if _signer is None:
+                _signer = (
+                    S3Presigner(
+                        bucket=app_settings.bucket,
+                        region=app_settings.region,
+                        endpoint_url=app_settings.endpoint_url,
+                        addressing_style=app_settings.addressing_style,
+                    ),
+                    credentials_from_boto3(storage.get_session()),
+                )
+            signer = _signer
+    return signer
+
+
+def reset() -> None:
+    """Forget the presigner (settings changed)."""
+    global _signer
+    with _lock:
+        _signer = None
+
+
+def _now(now: datetime | None) -> datetime:
+    # SigV4 dates have whole seconds; so do the expiry times we report.
+    return (now or datetime.now(timezone.utc)).replace(microsecond=0)
 
 
 @dataclass(frozen=True)
@@ -71,21 +112,21 @@ def presign_post(
 ) -> SignedPost:
     """Sign a browser upload of exactly one object at *key*."""
     expires_in = _bounded(expires_in or app_settings.upload_expiry, MAX_UPLOAD_EXPIRY)
-    now = now or datetime.now(timezone.utc)
+    now = _now(now)
     fields, conditions = post_fields_and_conditions(
         content_type=content_type, min_size=min_size, max_size=max_size
     )
     conditions.insert(0, ["eq", "$key", key])
-    post = storage.get_client().generate_presigned_post(
-        Bucket=app_settings.bucket,
-        Key=key,
-        Fields=fields,
-        Conditions=conditions,
-        ExpiresIn=expires_in,
+    presigner, credentials = get_signer()
+    url, signed_fields = presigner.presign_post(
+        credentials(),
+        key=key,
+        fields=fields,
+        conditions=conditions,
+        expires_in=expires_in,
+        now=now,
     )
-    return SignedPost(
-        url=post["url"], fields=post["fields"], expires_at=now + timedelta(seconds=expires_in)
-    )
+    return SignedPost(url=url, fields=signed_fields, expires_at=now + timedelta(seconds=expires_in))
 
 
 def presign_get(
@@ -97,11 +138,10 @@ def presign_get(
 ) -> SignedUrl:
     """Sign a download of the object at *key*, optionally forcing a Content-Disposition."""
     expires_in = _bounded(expires_in or app_settings.download_expiry, MAX_DOWNLOAD_EXPIRY)
-    now = now or datetime.now(timezone.utc)
-    params = {"Bucket": app_settings.bucket, "Key": key}
-    if content_disposition:
-        params["ResponseContentDisposition"] = content_disposition
-    url = storage.get_client().generate_presigned_url(
-        "get_object", Params=params, ExpiresIn=expires_in
+    now = _now(now)
+    params = {"response-content-disposition": content_disposition} if content_disposition else {}
+    presigner, credentials = get_signer()
+    url = presigner.presign_url(
+        credentials(), method="GET", key=key, expires_in=expires_in, params=params, now=now
     )
     return SignedUrl(url=url, expires_at=now + timedelta(seconds=expires_in))

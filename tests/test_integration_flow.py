@@ -18,7 +18,7 @@ from presigned_transfers.models import Upload
 pytestmark = [pytest.mark.s3, pytest.mark.django_db(transaction=True)]
 
 
-class Browser:
+class SiteClient:
     """A signed-in HTTP client of the live server, sending the CSRF token like the JS does."""
 
     def __init__(self, live_server, session_cookie: str) -> None:
@@ -42,18 +42,18 @@ class Browser:
 
 
 @pytest.fixture
-def browser(live_server, client, user):
+def site(live_server, client, user):
     client.force_login(user)
-    browser = Browser(live_server, client.cookies["sessionid"].value)
-    yield browser
-    browser.http.close()
+    site = SiteClient(live_server, client.cookies["sessionid"].value)
+    yield site
+    site.http.close()
 
 
-def test_full_flow_over_http(real_s3, browser, user):
+def test_full_flow_over_http(real_s3, site, user):
     content = b"%PDF-1.7\n" + os.urandom(4096) + b"\n%%EOF\n"
     filename = 'Überprüfung "Q3"; été.pdf'
 
-    signed = browser.post_json(
+    signed = site.post_json(
         "upload-url",
         {"filename": filename, "content_type": "application/pdf", "size": len(content)},
     )
@@ -65,7 +65,7 @@ def test_full_flow_over_http(real_s3, browser, user):
     uploaded = real_s3.post(body["url"], body["fields"], content, filename="ignored.pdf")
     assert uploaded.status_code == 204, uploaded.text
 
-    confirmed = browser.post_json("confirm-upload", {"upload_id": body["upload_id"]})
+    confirmed = site.post_json("confirm-upload", {"upload_id": body["upload_id"]})
     assert confirmed.status_code == 200, confirmed.text
     assert confirmed.json()["upload"]["status"] == "complete"
     assert confirmed.json()["upload"]["size"] == len(content)
@@ -74,10 +74,10 @@ def test_full_flow_over_http(real_s3, browser, user):
     assert row.owner == user and row.verified_size == len(content)
     assert row.key.startswith(f"uploads/{user.pk}/")
 
-    listed = browser.get("upload-list").json()["uploads"]
+    listed = site.get("upload-list").json()["uploads"]
     assert [item["id"] for item in listed] == [body["upload_id"]]
 
-    download = browser.get("download-url", body["upload_id"])
+    download = site.get("download-url", body["upload_id"])
     assert download.status_code == 200, download.text
     fetched = requests.get(download.json()["url"], timeout=30)
     assert fetched.status_code == 200
@@ -87,19 +87,19 @@ def test_full_flow_over_http(real_s3, browser, user):
     assert unquote(disposition.split("filename*=UTF-8''", 1)[1]) == filename
 
     # The no-JavaScript variant redirects to the same object.
-    redirect = browser.get("download", body["upload_id"], allow_redirects=False)
+    redirect = site.get("download", body["upload_id"], allow_redirects=False)
     assert redirect.status_code == 302
     assert requests.get(redirect.headers["Location"], timeout=30).content == content
 
-    deleted = browser.http.delete(browser.url("upload-detail", body["upload_id"]), timeout=30)
+    deleted = site.http.delete(site.url("upload-detail", body["upload_id"]), timeout=30)
     assert deleted.status_code == 200, deleted.text
     assert real_s3.keys() == []
     assert not Upload.objects.filter(pk=body["upload_id"]).exists()
 
 
-def test_csrf_is_enforced_over_http(real_s3, browser):
-    browser.http.headers["X-CSRFToken"] = "wrong-token-wrong-token-wrong-to"
-    response = browser.post_json(
+def test_csrf_is_enforced_over_http(real_s3, site):
+    site.http.headers["X-CSRFToken"] = "wrong-token-wrong-token-wrong-to"
+    response = site.post_json(
         "upload-url", {"filename": "a.pdf", "content_type": "application/pdf", "size": 10}
     )
     assert response.status_code == 403
