@@ -1,5 +1,8 @@
-"""cleanup.py and ``manage.py presigned_cleanup`` (moto; the SeaweedFS run is in
-tests/test_cleanup_seaweedfs.py, the lock tests on PostgreSQL in tests/test_concurrency.py)."""
+"""cleanup.py and ``manage.py presigned_cleanup``: moto, then SeaweedFS at the end.
+
+The tests of cleanup beside live confirms (row locks) are in tests/test_concurrency.py,
+on PostgreSQL.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +14,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from presigned_transfers import cleanup, exceptions, signals, storage
+from presigned_transfers import cleanup, exceptions, services, signals, storage
 from presigned_transfers.models import Upload
 from tests import flows
 
@@ -191,3 +194,60 @@ def test_storage_delete_objects_limits(s3):
     assert storage.delete_objects([]) == {}
     with pytest.raises(ValueError, match="1000"):
         storage.delete_objects(["k"] * 1001)
+
+
+# --- SeaweedFS: real uploads, really gone --------------------------------------------------
+
+
+@pytest.mark.s3
+def test_cleanup_against_seaweedfs(real_s3, user, settings):
+    settings.PRESIGNED_TRANSFERS = {**settings.PRESIGNED_TRANSFERS, "CLEANUP_GRACE": HOUR}
+
+    def browser_upload(body, *, sent=None):
+        created = services.create_upload(
+            user=user, filename="doc.pdf", content_type="application/pdf", size=len(body)
+        )
+        response = real_s3.post(created.post.url, created.post.fields, sent or body)
+        assert response.status_code == 204, response.text
+        return created.upload
+
+    body = flows.PDF + b"x" * 500
+    confirmed = browser_upload(body)
+    services.confirm_upload(user=user, upload_id=confirmed.pk)
+    stale = [browser_upload(body) for _ in range(3)]
+    never_sent = services.create_upload(
+        user=user, filename="a.pdf", content_type="application/pdf", size=100
+    ).upload
+    refused = browser_upload(body, sent=body[:-1])
+    with pytest.raises(exceptions.UploadRefused):
+        services.confirm_upload(user=user, upload_id=refused.pk)
+    live = browser_upload(body)  # pending, its window still open
+    in_grace = browser_upload(body)
+    for upload in (*stale, never_sent):
+        flows.expire(upload, seconds_ago=HOUR + 5)
+    flows.expire(in_grace, seconds_ago=HOUR - 60)
+    Upload.objects.filter(pk=refused.pk).update(
+        updated_at=timezone.now() - timedelta(seconds=HOUR + 5)
+    )
+    confirmed_age = timezone.now() - timedelta(days=400)
+    Upload.objects.filter(pk=confirmed.pk).update(expires_at=confirmed_age)
+
+    keys_before = set(real_s3.keys())
+    assert keys_before == {u.key for u in (confirmed, *stale, live, in_grace)}
+
+    out, _ = run("--dry-run")
+    assert "Would remove 5 upload(s): 4 pending past their window (+3600s grace), 1 failed." in out
+    assert set(real_s3.keys()) == keys_before
+
+    out, _ = run()
+    assert "Removed 5 upload(s)" in out
+    # The stale objects are really gone from the bucket; the live ones are untouched.
+    assert set(real_s3.keys()) == {confirmed.key, live.key, in_grace.key}
+    assert real_s3.get(confirmed.key) == body
+    remaining = set(Upload.objects.values_list("pk", flat=True))
+    assert remaining == {confirmed.pk, live.pk, in_grace.pk}
+    # The live upload can still be confirmed, the confirmed one downloaded.
+    assert services.confirm_upload(user=user, upload_id=live.pk).is_complete
+    assert services.download_url(user=user, upload_id=confirmed.pk).url
+    # Nothing more to do.
+    assert "Removed 0 upload(s)" in run()[0]
