@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import uuid
 from datetime import datetime, timedelta, timezone
+from unittest import mock
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -496,7 +498,7 @@ def test_confirm_of_an_unknown_id_is_404(user_client):
 def test_download_url_for_a_complete_upload(user_client, moto_s3):
     upload_id = upload_complete(user_client, moto_s3, filename="Résumé final.pdf")
     upload = Upload.objects.get(pk=upload_id)
-    before = datetime.now(timezone.utc)
+    before = datetime.now(timezone.utc).replace(microsecond=0)
     response = user_client.get(download_url_url(upload_id))
     assert response.status_code == 200
     assert response["Cache-Control"] == "no-store"
@@ -828,23 +830,28 @@ SIGNATURE_FIELDS = {"x-amz-credential", "x-amz-security-token"}
 
 
 @pytest.fixture
-def sts_credentials(moto_s3, monkeypatch):
+def sts_credentials(moto_s3):
     """Temporary (STS-style) credentials: an access key id, a secret and a session token."""
+    from presigned_transfers import storage
     from presigned_transfers.conf import clear_caches
 
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", ACCESS_KEY)
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET)
-    monkeypatch.setenv("AWS_SESSION_TOKEN", TOKEN)
+    # Not monkeypatch: it is set up before moto_s3 (pytest-django's autouse fixtures use it),
+    # so it would undo after moto and leave moto's fake keys in the environment.
+    environment = {
+        "AWS_ACCESS_KEY_ID": ACCESS_KEY,
+        "AWS_SECRET_ACCESS_KEY": SECRET,
+        "AWS_SESSION_TOKEN": TOKEN,
+    }
+    with mock.patch.dict(os.environ, environment):
+        clear_caches()
+        credentials = storage.get_session().get_credentials().get_frozen_credentials()
+        assert (credentials.access_key, credentials.secret_key, credentials.token) == (
+            ACCESS_KEY,
+            SECRET,
+            TOKEN,
+        )
+        yield moto_s3
     clear_caches()
-    from presigned_transfers import storage
-
-    credentials = storage.get_session().get_credentials().get_frozen_credentials()
-    assert (credentials.access_key, credentials.secret_key, credentials.token) == (
-        ACCESS_KEY,
-        SECRET,
-        TOKEN,
-    )
-    return moto_s3
 
 
 def _check_presigned_url(url):
