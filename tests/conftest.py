@@ -14,11 +14,34 @@ os.environ["AWS_SHARED_CREDENTIALS_FILE"] = "/nonexistent/aws-credentials"
 for _name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
     os.environ.pop(_name, None)
 os.environ["AWS_ACCESS_KEY_ID"] = "AKIATESTFAKEKEY00001"
-os.environ["AWS_SECRET_ACCESS_KEY"] = "test/secret/key/never+shown/00000000001"  # noqa: S105
+os.environ["AWS_SECRET_ACCESS_KEY"] = "test/secret/key/never+shown/00000000001"
 os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
 
 TEST_ACCESS_KEY = os.environ["AWS_ACCESS_KEY_ID"]
 TEST_SECRET_KEY = os.environ["AWS_SECRET_ACCESS_KEY"]
+
+
+def _reset_test_credentials() -> None:
+    """Put the test credentials back, whatever an earlier test left in the environment.
+
+    moto puts fake keys into the environment while it runs and restores them when it stops.
+    A test that also ``monkeypatch.setenv``-s credentials under moto has them undone *after*
+    moto stopped (monkeypatch is set up first, by pytest-django's autouse fixtures), which
+    leaves moto's FOOBARKEY behind for every later test.
+    """
+    os.environ["AWS_ACCESS_KEY_ID"] = TEST_ACCESS_KEY
+    os.environ["AWS_SECRET_ACCESS_KEY"] = TEST_SECRET_KEY
+    for name in ("AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
+        os.environ.pop(name, None)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item, nextitem):
+    """After every fixture of a test is torn down, monkeypatch's undo included."""
+    try:
+        return (yield)
+    finally:
+        _reset_test_credentials()
 
 
 @pytest.fixture(autouse=True)
