@@ -133,7 +133,8 @@ class JsonView(View):
             raise exceptions.RequestTooLarge(details={"max_bytes": limit})
         try:
             data = json.loads(body.decode(request.encoding or "utf-8"))
-        except (UnicodeDecodeError, ValueError, LookupError) as error:
+        # RecursionError: nesting deeper than the decoder's limit fits in a few kilobytes.
+        except (UnicodeDecodeError, ValueError, LookupError, RecursionError) as error:
             raise exceptions.InvalidRequest(
                 _("The request body is not valid JSON."), code="invalid_json"
             ) from error
