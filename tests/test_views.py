@@ -238,6 +238,13 @@ def test_malformed_json_is_400(user_client, data, content_type):
     assert_json_error(response, 400, "invalid_json")
 
 
+def test_deeply_nested_json_is_400_not_a_crash(user_client):
+    # Well under the 16 KiB limit, but deeper than the JSON decoder's recursion limit.
+    body = b"[" * 5000 + b"]" * 5000
+    response = user_client.generic("POST", UPLOAD_URL, body, content_type="application/json")
+    assert_json_error(response, 400, "invalid_json")
+
+
 def test_oversized_body_is_413(user_client, settings):
     settings.PRESIGNED_TRANSFERS = {**settings.PRESIGNED_TRANSFERS, "MAX_REQUEST_BODY": 256}
     data = {"filename": "a" * 300 + ".pdf", "content_type": "application/pdf", "size": 3}
