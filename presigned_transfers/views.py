@@ -123,7 +123,8 @@ class JsonView(View):
             raise exceptions.UnsupportedMediaType()
         length = request.META.get("CONTENT_LENGTH") or "0"
         limit = app_settings.max_request_body
-        if not length.isdigit() or int(length) > limit:
+        # isascii(): str.isdigit() is also true for "²", which int() refuses.
+        if not (length.isascii() and length.isdigit()) or int(length) > limit:
             raise exceptions.RequestTooLarge(details={"max_bytes": limit})
         try:
             body = request.body
@@ -222,8 +223,10 @@ class UploadListView(JsonView):
                 )
             uploads = uploads.filter(status=status)
         page = request.GET.get("page", "1")
-        if not page.isdigit() or not 1 <= int(page) <= 1_000_000:
-            raise exceptions.InvalidRequest(_("“page” must be a positive number."), code="invalid_page")
+        if not (page.isascii() and page.isdigit()) or not 1 <= int(page) <= 1_000_000:
+            raise exceptions.InvalidRequest(
+                _("“page” must be a positive number."), code="invalid_page"
+            )
         start = (int(page) - 1) * self.page_size
         rows = list(uploads[start : start + self.page_size + 1])
         return JsonResponse(
