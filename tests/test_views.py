@@ -260,9 +260,10 @@ def test_default_body_limit_is_16k(user_client):
     assert_json_error(response, 413, "request_too_large")
 
 
-def test_bad_content_length_is_413(user_client):
+@pytest.mark.parametrize("length", ["12abc", "-1", "\u00b2", "\u0661\u0662"])
+def test_bad_content_length_is_413(user_client, length):
     response = user_client.post(
-        UPLOAD_URL, data="{}", content_type="application/json", CONTENT_LENGTH="12abc"
+        UPLOAD_URL, data="{}", content_type="application/json", CONTENT_LENGTH=length
     )
     assert_json_error(response, 413, "request_too_large")
 
@@ -630,6 +631,9 @@ def test_list_filters_by_status(user_client, user):
         ({"page": "1.5"}, "invalid_page"),
         ({"page": "1000001"}, "invalid_page"),
         ({"page": ""}, "invalid_page"),
+        ({"page": "\u00b2"}, "invalid_page"),
+        ({"page": "\u0661"}, "invalid_page"),
+        ({"page": " 1"}, "invalid_page"),
     ],
 )
 def test_list_bad_params_are_400(user_client, params, code):
