@@ -10,12 +10,15 @@ times faster); credentials come from boto3's provider chain, refreshed when they
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from presigned_transfers import storage
+from botocore.exceptions import BotoCoreError
+
+from presigned_transfers import exceptions, storage
 from presigned_transfers.conf import (
     MAX_DOWNLOAD_EXPIRY,
     MAX_UPLOAD_EXPIRY,
@@ -23,6 +26,7 @@ from presigned_transfers.conf import (
 )
 from presigned_transfers.sigv4 import Credentials, S3Presigner, credentials_from_boto3
 
+logger = logging.getLogger("presigned_transfers")
 _lock = threading.Lock()
 _signer: tuple[S3Presigner, Callable[[], Credentials]] | None = None
 
@@ -45,6 +49,19 @@ def get_signer() -> tuple[S3Presigner, Callable[[], Credentials]]:
                 )
             signer = _signer
     return signer
+
+
+def _credentials(source: Callable[[], Credentials]) -> Credentials:
+    """The credentials to sign with, or :class:`StorageUnavailable` (logged) if there are none.
+
+    A JSON endpoint must answer in JSON even when the server is misconfigured: no
+    credentials in the provider chain, or a role's credentials that cannot be refreshed.
+    """
+    try:
+        return source()
+    except (LookupError, BotoCoreError) as error:
+        logger.exception("sign-failed: no usable AWS credentials")
+        raise exceptions.StorageUnavailable(details={"reason": type(error).__name__}) from error
 
 
 def reset() -> None:
@@ -119,7 +136,7 @@ def presign_post(
     conditions.insert(0, ["eq", "$key", key])
     presigner, credentials = get_signer()
     url, signed_fields = presigner.presign_post(
-        credentials(),
+        _credentials(credentials),
         key=key,
         fields=fields,
         conditions=conditions,
@@ -142,6 +159,11 @@ def presign_get(
     params = {"response-content-disposition": content_disposition} if content_disposition else {}
     presigner, credentials = get_signer()
     url = presigner.presign_url(
-        credentials(), method="GET", key=key, expires_in=expires_in, params=params, now=now
+        _credentials(credentials),
+        method="GET",
+        key=key,
+        expires_in=expires_in,
+        params=params,
+        now=now,
     )
     return SignedUrl(url=url, expires_at=now + timedelta(seconds=expires_in))
