@@ -16,7 +16,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from presigned_transfers import signing
+from presigned_transfers import exceptions, signing
 from presigned_transfers.conf import MAX_DOWNLOAD_EXPIRY, MAX_UPLOAD_EXPIRY, clear_caches
 from tests.conftest import TEST_ACCESS_KEY, TEST_SECRET_KEY
 
@@ -311,3 +311,17 @@ def test_the_secret_never_appears_in_the_output():
     assert TEST_SECRET_KEY not in everything
     assert TEST_SECRET_KEY.replace("/", "%2F") not in everything
     assert "x-amz-security-token" not in everything.lower()
+
+
+@pytest.mark.parametrize("sign", ["post", "get"])
+def test_missing_credentials_are_storage_unavailable(monkeypatch, caplog, sign):
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    clear_caches()
+    with pytest.raises(exceptions.StorageUnavailable) as caught:
+        _post() if sign == "post" else signing.presign_get(key=KEY)
+    assert caught.value.status == 503
+    assert caught.value.details == {"reason": "LookupError"}
+    assert [r.getMessage() for r in caplog.records if r.levelname == "ERROR"] == [
+        "sign-failed: no usable AWS credentials"
+    ]

@@ -275,6 +275,20 @@ def test_body_above_djangos_own_limit_is_413(user_client, settings):
     assert_json_error(response, 413, "request_too_large")
 
 
+def test_missing_aws_credentials_are_a_json_503(user_client, user, monkeypatch):
+    from presigned_transfers.conf import clear_caches
+
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    clear_caches()
+    data = {"filename": "a.pdf", "content_type": "application/pdf", "size": 3}
+    assert_json_error(post_json(user_client, UPLOAD_URL, data), 503, "storage_unavailable")
+    assert not Upload.objects.exists()
+    upload = make_upload(user, status=Upload.Status.COMPLETE)
+    assert_json_error(user_client.get(download_url_url(upload.pk)), 503, "storage_unavailable")
+    assert_json_error(user_client.get(download_url(upload.pk)), 503, "storage_unavailable")
+
+
 # --- authentication, methods, CSRF ----------------------------------------------------------
 
 
