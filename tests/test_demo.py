@@ -1,0 +1,81 @@
+"""``example_project/manage.py demo``: one command starts S3, the database and the site."""
+
+from __future__ import annotations
+
+import socket
+from urllib.parse import urlsplit
+
+import pytest
+import requests
+
+from tests.demo import Demo, require_seaweedfs
+
+pytestmark = pytest.mark.s3
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    require_seaweedfs()
+    demo = Demo(tmp_path_factory.mktemp("demo"))
+    demo.start()
+    yield demo
+    demo.stop()
+
+
+def test_demo_answers_and_serves_the_upload_page(demo):
+    assert demo.username == "demo" and len(demo.password) >= 12
+    anonymous = requests.get(demo.url + "/upload/", timeout=10, allow_redirects=False)
+    assert anonymous.status_code == 302
+    assert anonymous.headers["Location"] == "/sign-in/?next=/upload/"
+
+    session = demo.sign_in()
+    page = session.get(demo.url + "/upload/", timeout=10)
+    assert page.status_code == 200
+    assert "data-presigned-picker" in page.text
+    assert 'data-upload-url="/transfers/upload-url/"' in page.text
+    # A strict CSP: the script and stylesheet carry this response's nonce, nothing is inline.
+    csp = page.headers["Content-Security-Policy"]
+    nonce = csp.split("'nonce-")[1].split("'")[0]
+    assert "unsafe-inline" not in csp and demo.storage_url in csp
+    assert f'defer nonce="{nonce}"></script>' in page.text
+    assert "<script>" not in page.text and " style=" not in page.text
+    script = session.get(demo.url + "/static/presigned_transfers/presigned_transfers.js")
+    assert script.status_code == 200 and "PresignedTransfers" in script.text
+
+
+def test_demo_signs_uploads_for_its_own_bucket_with_cors(demo):
+    session = demo.sign_in()
+    signed = session.post(
+        demo.url + "/transfers/upload-url/",
+        json={"filename": "a.pdf", "content_type": "application/pdf", "size": 10},
+        headers={"X-CSRFToken": session.cookies["csrftoken"]},
+        timeout=10,
+    )
+    assert signed.status_code == 201, signed.text
+    assert signed.json()["url"].startswith(demo.storage_url)
+    preflight = requests.options(
+        demo.storage_url + "/presigned-demo/x",
+        headers={"Origin": demo.url, "Access-Control-Request-Method": "POST"},
+        timeout=10,
+    )
+    assert preflight.headers.get("Access-Control-Allow-Origin") == demo.url
+    for page in ("/files/", "/documents/", "/admin/"):
+        assert session.get(demo.url + page, timeout=10).status_code == 200, page
+
+
+def test_demo_refuses_a_busy_port(demo, tmp_path):
+    busy = Demo(tmp_path, port=demo.port)
+    with pytest.raises(AssertionError, match=f"Port {demo.port} on 127.0.0.1 is in use"):
+        busy.start(timeout=30)
+
+
+def test_sigterm_stops_the_site_and_seaweedfs(tmp_path):
+    require_seaweedfs()
+    demo = Demo(tmp_path)
+    demo.start()
+    storage = urlsplit(demo.storage_url)
+    assert demo.stop() == 0
+    assert "SeaweedFS stopped." in demo.log() and "Demo stopped." in demo.log()
+    for host, port in (("127.0.0.1", demo.port), (storage.hostname, storage.port)):
+        with socket.socket() as sock, pytest.raises(ConnectionRefusedError):
+            sock.connect((host, port))
