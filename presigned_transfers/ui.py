@@ -65,15 +65,17 @@ def _nonce_attr(nonce: object) -> SafeString:
     return format_html(' nonce="{}"', nonce) if nonce else SafeString("")
 
 
-def script_tag(nonce: object = None) -> SafeString:
+def script_tag(nonce: object = None, csrf_token: str = "") -> SafeString:
     """The ``<script>`` element that loads the picker and download-link behaviour.
 
-    It carries the script's texts, translated for the current language, in ``data-messages``.
+    It carries the script's texts, translated for the current language, in ``data-messages``,
+    and the page's CSRF token for the JavaScript API in ``data-csrf-token``.
     """
     return format_html(
-        '<script src="{}" data-messages="{}" defer{}></script>',
+        '<script src="{}" data-messages="{}"{} defer{}></script>',
         static(SCRIPT_PATH),
         json.dumps(client_messages(), ensure_ascii=False, sort_keys=True),
+        format_html(' data-csrf-token="{}"', csrf_token) if csrf_token else "",
         _nonce_attr(nonce),
     )
 
@@ -158,7 +160,8 @@ def client_messages() -> dict[str, str]:
     }
 
 
-def _csrf_token(context: Mapping[str, Any]) -> str:
+def csrf_token(context: Mapping[str, Any]) -> str:
+    """The page's CSRF token, or ``""`` when rendering without a request."""
     token = context.get("csrf_token")
     if token and str(token) != "NOTPROVIDED":
         return str(token)
@@ -208,7 +211,7 @@ def picker_context(
         "upload_url": reverse("presigned_transfers:upload-url"),
         "confirm_url": reverse("presigned_transfers:confirm-upload"),
         "detail_url": reverse("presigned_transfers:upload-detail", args=[_ID_PLACEHOLDER]),
-        "picker_csrf_token": _csrf_token(context),
+        "picker_csrf_token": csrf_token(context),
         "config": json.dumps(config, ensure_ascii=False, sort_keys=True),
         "name": name,
         "values": list(values),

@@ -191,6 +191,8 @@ def test_widget_renders_the_picker_exact_html(user):
                  aria-describedby="id_attachment-picker-help">
           <p class="presigned-picker__help" id="id_attachment-picker-help">
             PDF, JPEG, PNG, GIF or WebP, up to 20.0\xa0MB. You can also drop a file here.</p>
+          <noscript><p class="presigned-picker__noscript">Uploading needs JavaScript, which is
+            turned off in this browser.</p></noscript>
           <ul class="presigned-picker__files" data-presigned-files></ul>
           <p class="presigned-picker__status" role="status" aria-live="polite"
              data-presigned-status></p>

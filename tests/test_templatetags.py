@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 import uuid
 from datetime import timedelta
 
@@ -87,10 +88,16 @@ def test_css_tag_without_nonce_and_nonce_is_escaped():
     assert ' nonce="a&quot;b"' in render("{% presigned_transfers_css %}", {"csp_nonce": 'a"b'})
 
 
-def test_script_from_request_context_with_nonce_attribute_of_django_csp(rf):
+def test_script_carries_the_csrf_token_for_the_javascript_api(rf):
+    from django.middleware.csrf import _does_token_match
+
     request = rf.get("/")
     rendered = render("{% presigned_transfers_script %}", {"csp_nonce": "n1"}, request=request)
-    assert 'nonce="n1"' in rendered
+    assert rendered.endswith(' defer nonce="n1"></script>')
+    assert _does_token_match(_token(rendered), request.META["CSRF_COOKIE"])
+    assert ' data-csrf-token="t0k" defer>' in render(
+        "{% presigned_transfers_script %}", {"csrf_token": "t0k"}
+    )
 
 
 # -- upload picker ----------------------------------------------------------------------------
@@ -114,6 +121,8 @@ def test_upload_picker_exact_html():
                  aria-describedby="presigned-picker-1-help">
           <p class="presigned-picker__help" id="presigned-picker-1-help">
             PDF, JPEG, PNG, GIF or WebP, up to 20.0\xa0MB. You can also drop a file here.</p>
+          <noscript><p class="presigned-picker__noscript">Uploading needs JavaScript, which is
+            turned off in this browser.</p></noscript>
           <ul class="presigned-picker__files" data-presigned-files></ul>
           <p class="presigned-picker__status" role="status" aria-live="polite"
              data-presigned-status></p>
@@ -270,13 +279,32 @@ def test_policy_summary():
     assert ui.policy_summary(policy) == "CSV or TXT, from 10\xa0bytes to 2.0\xa0KB."
 
 
-def test_messages_are_translated_when_rendered(settings):
-    from django.utils import translation
+def test_every_text_goes_through_gettext(monkeypatch):
+    """The script's texts, the label and the help come from Django's translations."""
+    english = ui.client_messages()
+    monkeypatch.setattr(ui, "_", lambda text: "«" + text + "»")
+    rendered = render("{% presigned_transfers_script %}{% upload_picker %}")
+    messages = json.loads(html.unescape(rendered.split('data-messages="')[1].split('"')[0]))
+    assert messages == {key: "«" + text + "»" for key, text in english.items()}
+    assert ">«Choose a file»</label>" in rendered
+    assert "«You can also drop a file here.»</p>" in rendered
 
-    with translation.override("fr"):
-        messages = ui.client_messages()
-    # No catalogue ships yet: the English text is the fallback, and every placeholder the
-    # script fills in is there.
+
+def test_script_texts_have_the_placeholders_the_script_fills_in():
+    messages = ui.client_messages()
     assert messages["uploading"] == "Uploading %(name)s…"
     assert messages["percent"] == "%(percent)s%%"
-    assert set(messages) >= {"network", "storage_refused", "confirm_failed", "busy"}
+    assert "%(status)s" in messages["storage_refused"]
+    assert "%(message)s" in messages["confirm_failed"]
+    # The script has an English fallback for every text (pages that load it by hand).
+    from pathlib import Path
+
+    import presigned_transfers
+
+    script = (
+        Path(presigned_transfers.__file__).parent
+        / "static/presigned_transfers/presigned_transfers.js"
+    ).read_text()
+    for key, text in messages.items():
+        assert re.search(rf"\b{key}:\s", script), key
+        assert text in script.replace('" +\n      "', ""), key

@@ -29,7 +29,7 @@ _COUNTER = "_presigned_transfers_pickers"
 @register.simple_tag(takes_context=True)
 def presigned_transfers_script(context: template.Context) -> SafeString:
     """``<script src=... defer>``, with the page's CSP nonce (``csp_nonce``) if it has one."""
-    return ui.script_tag(context.get("csp_nonce"))
+    return ui.script_tag(context.get("csp_nonce"), ui.csrf_token(context))
 
 
 @register.simple_tag(takes_context=True)

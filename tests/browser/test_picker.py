@@ -463,3 +463,61 @@ def test_multiple_form_field(site, bucket):
     page.get_by_role("button", name="Save").click()
 
     expect(page.locator("#saved")).to_have_text("Saved: b.png")
+
+
+API_UPLOAD = """async ([uploadUrl, confirmUrl, name, type, b64]) => {
+  const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+  const file = new File([bytes], name, { type });
+  const percents = [];
+  const stages = [];
+  try {
+    const upload = await PresignedTransfers.upload(file, {
+      uploadUrl, confirmUrl,
+      onProgress: (percent) => percents.push(percent),
+      onStage: (stage) => stages.push(stage),
+    });
+    const url = await PresignedTransfers.downloadUrl(
+      upload.download_url.replace(/download\\/$/, "download-url/"));
+    return { upload, percents, stages, url };
+  } catch (error) {
+    return { error: { name: error.name, code: error.code, status: error.status,
+                      message: error.message, stage: error.stage } };
+  }
+}"""
+
+
+def test_javascript_api_for_pages_with_their_own_ui(site, bucket, settings):
+    from django.urls import reverse
+
+    set_policies(settings)
+    urls = [
+        reverse("presigned_transfers:upload-url"),
+        reverse("presigned_transfers:confirm-upload"),
+    ]
+    site.goto(FILES)  # loads the script, has no picker
+    data = png(1234)
+    result = site.page.evaluate(
+        API_UPLOAD, [*urls, "api ü.png", "image/png", base64.b64encode(data).decode()]
+    )
+    assert "upload" in result, result
+    assert result["upload"]["filename"] == "api ü.png"
+    assert result["upload"]["status"] == "complete"
+    assert result["percents"][-1] == 100
+    assert result["stages"] == ["signing", "uploading", "confirming", "done"]
+    assert result["url"].startswith(bucket.endpoint_url)
+
+    # The server decides: without client-side rules the refusal is the server's own.
+    refused = site.page.evaluate(API_UPLOAD, [*urls, "a.txt", "text/plain", "aGk="])
+    assert refused["error"] == {
+        "name": "UploadError",
+        "code": "file_type_not_allowed",
+        "status": 415,
+        "message": "Files of type “text/plain” are not allowed. Allowed: application/pdf, "
+        "image/png, image/jpeg.",
+        "stage": "signing",
+    }
+    code = site.page.evaluate(
+        """() => PresignedTransfers.check(new File(["x"], "a.png", {type: "image/png"}),
+                                          {contentTypes: ["image/png"], minSize: 2}).code"""
+    )
+    assert code == "file_too_small"

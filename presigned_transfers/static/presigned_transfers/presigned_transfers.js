@@ -90,8 +90,10 @@
     return error && (error.name === "AbortError" || error.code === "cancelled");
   }
 
-  /** The CSRF token of the page: a {% csrf_token %} input, or Django's cookie. */
+  /** The page's CSRF token: from {% presigned_transfers_script %}, a {% csrf_token %} input,
+   * or Django's cookie. */
   function csrfToken() {
+    if (script && script.dataset.csrfToken) return script.dataset.csrfToken;
     var input = document.querySelector("input[name=csrfmiddlewaretoken]");
     if (input && input.value) return input.value;
     var match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
