@@ -88,6 +88,16 @@ def test_css_tag_without_nonce_and_nonce_is_escaped():
     assert ' nonce="a&quot;b"' in render("{% presigned_transfers_css %}", {"csp_nonce": 'a"b'})
 
 
+def test_nonce_from_the_request_as_django_csp_sets_it(rf):
+    request = rf.get("/")
+    request.csp_nonce = "from-request"
+    rendered = render("{% presigned_transfers_css %}", request=request)
+    assert rendered.endswith(' nonce="from-request">')
+    # The context's own csp_nonce wins.
+    rendered = render("{% presigned_transfers_css %}", {"csp_nonce": "ctx"}, request=request)
+    assert rendered.endswith(' nonce="ctx">')
+
+
 def test_script_carries_the_csrf_token_for_the_javascript_api(rf):
     from django.middleware.csrf import _does_token_match
 

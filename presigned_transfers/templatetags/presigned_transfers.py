@@ -26,16 +26,25 @@ register = template.Library()
 _COUNTER = "_presigned_transfers_pickers"
 
 
+def _csp_nonce(context: template.Context) -> Any:
+    """``csp_nonce`` from the context (Django 6's ``csp`` context processor, or your own), or
+    else ``request.csp_nonce`` (django-csp, which then puts the nonce in its header)."""
+    nonce = context.get("csp_nonce")
+    if not nonce:
+        nonce = getattr(context.get("request"), "csp_nonce", None)
+    return nonce
+
+
 @register.simple_tag(takes_context=True)
 def presigned_transfers_script(context: template.Context) -> SafeString:
-    """``<script src=... defer>``, with the page's CSP nonce (``csp_nonce``) if it has one."""
-    return ui.script_tag(context.get("csp_nonce"), ui.csrf_token(context))
+    """``<script src=... defer>``, with the page's CSP nonce if it has one."""
+    return ui.script_tag(_csp_nonce(context), ui.csrf_token(context))
 
 
 @register.simple_tag(takes_context=True)
 def presigned_transfers_css(context: template.Context) -> SafeString:
     """``<link rel="stylesheet">`` for the default look, with the page's CSP nonce if any."""
-    return ui.css_tag(context.get("csp_nonce"))
+    return ui.css_tag(_csp_nonce(context))
 
 
 def _next_picker_id(context: template.Context) -> str:
