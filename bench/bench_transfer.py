@@ -1,0 +1,343 @@
+"""Direct vs proxied: what one upload costs the Django process, presigned or through Django.
+
+    python bench/bench_transfer.py                       # 10 MB x3, 100 MB x3, 1 GB x1
+    python bench/bench_transfer.py --sizes 10,100 --repeats 5
+
+Both ways run against SeaweedFS on loopback, through a real gunicorn server (one sync worker,
+so the Django process is one pid), started fresh for every run so its peak RSS is that run's:
+
+- direct (presigned): the client calls ``upload-url``, POSTs the file to SeaweedFS itself
+  (multipart, fields first, streamed from disk), then calls ``confirm-upload``; Django only
+  sees two small JSON requests and makes the HEAD and the 4 KB ranged GET of confirm;
+- proxied (classic): the client POSTs the file to a Django view (``bench.views.proxied_upload``)
+  that reads ``request.FILES`` (spooled to a temporary file above 2.5 MB, Django's default)
+  and sends it to S3 with boto3's ``upload_fileobj`` (multipart above 8 MB, 10 threads).
+
+Each run first makes one 1 MB upload the same way, so imports, boto3 clients and connections
+are warm; then, around the measured upload only: the worker's socket bytes by peer (wrapped
+``socket.socket`` methods, see ``bench/gunicorn_hooks.py``), ``/proc/<pid>/io`` rchar/wchar
+(every read/write syscall: sockets, the temporary file, SQLite), CPU seconds (utime + stime of
+all its threads) and peak RSS (``VmHWM``, reset after the warm-up with ``clear_refs``).
+Sizes run smallest first; within a size the two ways alternate (A/B/B/A...), and each figure
+is the median over the repeats.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench import _harness
+from bench._client import Session, post_multipart
+
+MB = 1024 * 1024
+TICK = os.sysconf("SC_CLK_TCK")
+WARM_UP_SIZE = 1 * MB
+
+
+def make_file(path: Path, size: int) -> None:
+    """Incompressible bytes (so nothing along the way can shrink them), with a plain header."""
+    block = os.urandom(4 * MB)
+    with open(path, "wb") as file:
+        written = file.write(b"BENCH-TRANSFER\n")
+        n = 0
+        while written < size:
+            piece = n.to_bytes(8, "big") + block
+            written += file.write(piece[: size - written])
+            n += 1
+
+
+def set_up_django(database_url: str, s3_endpoint: str) -> Session:
+    os.environ.update(_harness.server_env(database_url, s3_endpoint))
+    import django
+
+    django.setup()
+    from django.contrib.auth import get_user_model
+    from django.core.management import call_command
+    from django.middleware.csrf import CSRF_ALLOWED_CHARS
+    from django.test import Client
+    from django.utils.crypto import get_random_string
+
+    call_command("migrate", verbosity=0)
+    user = get_user_model().objects.create_user("bench-transfer")
+    client = Client()
+    client.force_login(user)
+    return Session(client.cookies["sessionid"].value, get_random_string(32, CSRF_ALLOWED_CHARS))
+
+
+def direct(server: str, session: Session, path: Path, policy: str = "large") -> None:
+    size = path.stat().st_size
+    status, signed = session.json(
+        "POST",
+        f"{server}/xfer/upload-url/",
+        {
+            "filename": path.name,
+            "content_type": "application/octet-stream",
+            "size": size,
+            "policy": policy,
+        },
+    )
+    assert status == 201, (status, signed)
+    status, body = post_multipart(
+        signed["url"],
+        signed["fields"],
+        path,
+        filename=path.name,
+        content_type="application/octet-stream",
+    )
+    assert status == 204, (status, body[:500])
+    status, confirmed = session.json(
+        "POST", f"{server}/xfer/confirm-upload/", {"upload_id": signed["upload_id"]}
+    )
+    assert status == 200 and confirmed["upload"]["status"] == "complete", (status, confirmed)
+    assert confirmed["upload"]["size"] == size
+
+
+def proxied(server: str, session: Session, path: Path) -> None:
+    size = path.stat().st_size
+    status, body = post_multipart(
+        f"{server}/proxied/upload/",
+        {},
+        path,
+        filename=path.name,
+        content_type="application/octet-stream",
+        headers=session.headers,
+    )
+    assert status == 201, (status, body[:500])
+    assert json.loads(body)["size"] == size
+
+
+def direct_without_sniffing(server: str, session: Session, path: Path) -> None:
+    direct(server, session, path, policy="large-nosniff")
+
+
+WAYS = {
+    "direct (presigned)": direct,
+    "direct, SNIFF off": direct_without_sniffing,
+    "proxied (classic)": proxied,
+}
+
+
+def proc_stats(pid: int) -> dict[str, int]:
+    io = dict(line.split(": ") for line in Path(f"/proc/{pid}/io").read_text().splitlines())
+    stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    status = dict(
+        line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+    )
+    return {
+        "rchar": int(io["rchar"]),
+        "wchar": int(io["wchar"]),
+        "cpu_ticks": int(stat[11]) + int(stat[12]),  # utime, stime (fields 14, 15)
+        "rss_kb": int(status["VmRSS"].split()[0]),
+        "hwm_kb": int(status["VmHWM"].split()[0]),
+    }
+
+
+def settled_counts(pid: int, count_dir: Path) -> dict[str, int]:
+    """The worker's socket counters once it has finished the request it was answering.
+
+    A client has the last response as soon as the worker's ``sendall`` is done, a moment
+    before the worker adds those bytes up and returns to waiting: read until two readings
+    50 ms apart agree.
+    """
+    counts = socket_counts(pid, count_dir)
+    while True:
+        time.sleep(0.05)
+        again = socket_counts(pid, count_dir)
+        if again == counts:
+            return counts
+        counts = again
+
+
+def socket_counts(pid: int, count_dir: Path) -> dict[str, int]:
+    path = count_dir / f"{pid}.json"
+    path.unlink(missing_ok=True)
+    os.kill(pid, signal.SIGUSR2)
+    deadline = time.monotonic() + 10
+    while not path.exists():
+        if time.monotonic() > deadline:
+            raise RuntimeError("the worker did not write its socket counters")
+        time.sleep(0.01)
+    return json.loads(path.read_text())
+
+
+def measure(way: str, path: Path, env: dict[str, str], work: Path, warm_up: Path) -> dict:
+    count_dir = work / "counts"
+    count_dir.mkdir(exist_ok=True)
+    env = {**env, "BENCH_COUNT_DIR": str(count_dir)}
+    server = _harness.Gunicorn(
+        env,
+        workers=1,
+        timeout=900,
+        log_file=work / "gunicorn.log",
+        config="python:bench.gunicorn_hooks",
+    )
+    with server:
+        (pid,) = server.worker_pids()
+        session = SESSION
+        WAYS[way](server.url, session, warm_up)
+        sockets_before = settled_counts(pid, count_dir)
+        Path(f"/proc/{pid}/clear_refs").write_text("5")  # peak RSS := current RSS
+        before = proc_stats(pid)
+        start = time.perf_counter()
+        WAYS[way](server.url, session, path)
+        wall = time.perf_counter() - start
+        sockets_after = settled_counts(pid, count_dir)
+        after = proc_stats(pid)
+    moved = {key: sockets_after[key] - sockets_before[key] for key in sockets_after}
+    return {
+        "received": moved["client_in"] + moved["s3_in"],
+        "sent": moved["client_out"] + moved["s3_out"],
+        **moved,
+        "rchar": after["rchar"] - before["rchar"],
+        "wchar": after["wchar"] - before["wchar"],
+        "cpu_s": (after["cpu_ticks"] - before["cpu_ticks"]) / TICK,
+        "rss_before_mb": before["rss_kb"] / 1024,
+        "peak_rss_mb": after["hwm_kb"] / 1024,
+        "wall_s": wall,
+    }
+
+
+def human(n: float) -> str:
+    for unit, scale in (("GB", 1 << 30), ("MB", 1 << 20), ("KB", 1 << 10)):
+        if abs(n) >= scale:
+            return f"{n / scale:,.1f} {unit}"
+    return f"{n:,.0f} B"
+
+
+def ratio(n: float) -> str:
+    return f"{n:.4f}x" if n >= 0.01 else f"{n:.1e}x"
+
+
+def report(results: dict[tuple[str, int], list[dict]]) -> str:
+    med = {
+        scenario: {key: statistics.median(run[key] for run in runs) for key in runs[0]}
+        for scenario, runs in results.items()
+    }
+    lines = [
+        "| way | file | received | sent | moved / file | file I/O / file | CPU s "
+        "| RSS before → peak MB | wall s |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for (way, size), m in med.items():
+        lines.append(
+            f"| {way} | {human(size)} | {human(m['received'])} | {human(m['sent'])} "
+            f"| {ratio((m['received'] + m['sent']) / size)} "
+            f"| {ratio((m['rchar'] + m['wchar']) / size)} "
+            f"| {m['cpu_s']:.2f} | {m['rss_before_mb']:.0f} → {m['peak_rss_mb']:.0f} "
+            f"| {m['wall_s']:.2f} |"
+        )
+    lines += [
+        "",
+        "Socket bytes by peer, per upload (medians): client = the uploader's connections to "
+        "Django, S3 = Django's connections to SeaweedFS.",
+        "",
+        "| way | file | from client | to client | from S3 | to S3 | total |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for (way, size), m in med.items():
+        lines.append(
+            f"| {way} | {human(size)} | {m['client_in']:,.0f} | {m['client_out']:,.0f} "
+            f"| {m['s3_in']:,.0f} | {m['s3_out']:,.0f} | {m['received'] + m['sent']:,.0f} |"
+        )
+    lines.append("")
+    for way in WAYS:
+        moved = [m["received"] + m["sent"] for (w, _), m in med.items() if w == way]
+        peaks = [m["peak_rss_mb"] for (w, _), m in med.items() if w == way]
+        sizes = [size for (w, size) in med if w == way]
+        if not moved:
+            continue
+        if way.startswith("direct"):
+            lines.append(
+                f"- {way}: {min(moved):,.0f} to {max(moved):,.0f} bytes moved per upload, "
+                f"from {human(min(sizes))} to {human(max(sizes))} files (target <= 4 KB: "
+                f"{'met' if max(moved) <= 4096 else 'NOT met'}); peak RSS "
+                f"{min(peaks):.0f} to {max(peaks):.0f} MB"
+            )
+        else:
+            ratios = [m["received"] + m["sent"] for (w, _), m in med.items() if w == way]
+            ratios = [n / size for n, size in zip(ratios, sizes, strict=True)]
+            lines.append(
+                f"- {way}: {min(ratios):.4f}x to {max(ratios):.4f}x the file size moved "
+                f"(target: shown >= 2x: {'met' if min(ratios) >= 2 else 'NOT met'}); "
+                f"peak RSS {min(peaks):.0f} to {max(peaks):.0f} MB"
+            )
+    return "\n".join(lines)
+
+
+SESSION: Session
+
+
+def main(argv: list[str] | None = None) -> int:
+    global SESSION
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="10,100,1024", help="file sizes in MB, comma-separated")
+    parser.add_argument(
+        "--repeats", default="3,3,1", help="runs per way for each size (one value: for all)"
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    args = parser.parse_args(argv)
+    sizes = [int(float(s) * MB) for s in args.sizes.split(",")]
+    repeats = [int(r) for r in args.repeats.split(",")]
+    repeats = (repeats * len(sizes))[: len(sizes)] if len(repeats) == 1 else repeats
+    assert len(repeats) == len(sizes), "--repeats needs one value or one per size"
+
+    _harness.clean_environment()
+    work = Path(tempfile.mkdtemp(prefix="bench-transfer-"))
+    seaweed = None
+    try:
+        seaweed = _harness.start_seaweedfs(work / "seaweedfs")
+        env = _harness.server_env(
+            f"sqlite:///{work / 'bench.sqlite3'}",
+            seaweed.endpoint_url,
+            BENCH_S3_PORT=str(seaweed.s3_port),
+        )
+        SESSION = set_up_django(env["BENCH_DATABASE_URL"], seaweed.endpoint_url)
+        warm_up = work / "warm-up.bin"
+        make_file(warm_up, WARM_UP_SIZE)
+        results: dict[tuple[str, int], list[dict]] = {}
+        order = list(WAYS)
+        for size, count in zip(sizes, repeats, strict=True):
+            path = work / f"file-{size // MB}MB.bin"
+            make_file(path, size)
+            for i in range(count):
+                for way in order if i % 2 == 0 else order[::-1]:
+                    run = measure(way, path, env, work, warm_up)
+                    results.setdefault((way, size), []).append(run)
+                    print(
+                        f"{way}, {human(size)}: moved {human(run['received'] + run['sent'])}, "
+                        f"CPU {run['cpu_s']:.2f} s, peak RSS {run['peak_rss_mb']:.0f} MB, "
+                        f"wall {run['wall_s']:.2f} s",
+                        file=sys.stderr,
+                    )
+            path.unlink()
+            order.reverse()
+        results = dict(sorted(results.items(), key=lambda item: (item[0][1], item[0][0])))
+        print(
+            f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load average "
+            f"{_harness.load_average()}; gunicorn, 1 sync worker; SeaweedFS on loopback; "
+            f"medians of {', '.join(map(str, repeats))} runs.\n"
+        )
+        print(report(results))
+    finally:
+        if seaweed is not None:
+            seaweed.stop()
+        if args.keep:
+            print(f"kept {work}", file=sys.stderr)
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
