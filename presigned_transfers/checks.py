@@ -5,6 +5,7 @@ Run ``python manage.py check``; each message names the setting and says how to f
 
 from __future__ import annotations
 
+import math
 import string
 from collections.abc import Iterable, Mapping
 from datetime import timedelta
@@ -136,7 +137,12 @@ def _check_expiries(raw: Mapping[str, Any]) -> list[CheckMessage]:
         value = raw.get(name, conf.DEFAULTS[name])
         if isinstance(value, timedelta):
             value = value.total_seconds()
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 1:
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or not math.isfinite(value)
+            or value < 1
+        ):
             messages.append(
                 Error(
                     f"{_setting(name)} should be a positive number of seconds or a timedelta.",
@@ -277,7 +283,7 @@ def _check_policies(raw: Mapping[str, Any]) -> list[CheckMessage]:
 
 def _check_rate_limits(raw: Mapping[str, Any]) -> list[CheckMessage]:
     messages: list[CheckMessage] = []
-    limits = raw.get("RATE_LIMITS", {})
+    limits = raw.get("RATE_LIMITS") or {}  # None means the defaults, as in conf
     if not isinstance(limits, Mapping):
         limits = {"": limits}
     for name, rate in limits.items():
@@ -317,7 +323,7 @@ def _check_rate_limits(raw: Mapping[str, Any]) -> list[CheckMessage]:
 
 
 def _check_quota(raw: Mapping[str, Any]) -> list[CheckMessage]:
-    quota = raw.get("QUOTA", {})
+    quota = raw.get("QUOTA") or {}  # None means no limits, as in conf
     if not isinstance(quota, Mapping):
         quota = {"QUOTA": quota}
     problems = [

@@ -146,3 +146,11 @@ class StorageUnavailable(TransferError):
     status = 503
     code = "storage_unavailable"
     default_message = _("File storage is unavailable right now. Try again later.")
+
+
+class ServerError(TransferError):
+    """Raised (by the views) for an unexpected failure, so even a bug answers in JSON."""
+
+    status = 500
+    code = "server_error"
+    default_message = _("Something went wrong on our side. Try again later.")

@@ -24,8 +24,9 @@ class UploadQuerySet(models.QuerySet["Upload"]):
 class Upload(models.Model):
     """One file a user uploaded (or was allowed to upload) straight to the bucket.
 
-    ``id`` is a random UUID: it is what clients see, and it cannot be enumerated.
-    The object ``key`` never leaves the server.
+    ``id`` is a random UUID: it is what clients use, and it cannot be enumerated. Clients
+    never send the object ``key``: S3 needs it in the signed form and URL, but the server
+    only ever takes it from this row.
     """
 
     class Status(models.TextChoices):

@@ -10,10 +10,12 @@ the URL endpoints are rate limited per user (429 with ``Retry-After``).
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from typing import Any, ClassVar
 
 from django.core.exceptions import RequestDataTooBig
+from django.core.signals import got_request_exception
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
 from django.urls import reverse
@@ -26,6 +28,8 @@ from django_ratelimit.core import get_usage
 from presigned_transfers import exceptions, services
 from presigned_transfers.conf import app_settings
 from presigned_transfers.models import Upload
+
+logger = logging.getLogger("presigned_transfers")
 
 
 class _CsrfCheck(CsrfViewMiddleware):
@@ -84,7 +88,18 @@ class JsonView(View):
             response = handler(request, *args, **kwargs)
         except exceptions.TransferError as error:
             response = error_response(error)
+        except Exception:
+            # A bug or an outage (database, cache): still JSON, never the project's HTML 500
+            # page. Django's own reporting (error e-mails, Sentry, the test client) is told.
+            logger.exception("Unexpected error in %s", type(self).__name__)
+            got_request_exception.send(sender=type(self), request=request)
+            response = error_response(exceptions.ServerError())
         response.setdefault("Cache-Control", "no-store")
+        return response
+
+    def options(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        response = JsonResponse({"allowed": self._allowed_methods()})
+        response["Allow"] = ", ".join(self._allowed_methods())
         return response
 
     def _handler(self, request: HttpRequest) -> Callable[..., HttpResponse]:

@@ -258,3 +258,13 @@ def test_check_command_runs_clean_without_network_io(settings, monkeypatch):
     assert "presigned_transfers.E002" in str(failed.value)
     assert "presigned_transfers.E014" in str(failed.value)
     assert attempts == []
+
+
+@pytest.mark.parametrize("key", ["RATE_LIMITS", "QUOTA"])
+def test_none_means_the_defaults_and_is_accepted(shared_cache, key):
+    assert _messages(shared_cache, {**BASE, key: None}) == []
+
+
+def test_a_nan_expiry_is_refused(shared_cache):
+    messages = _messages(shared_cache, {**BASE, "UPLOAD_EXPIRY": float("nan")})
+    assert [message.id for message in messages] == ["presigned_transfers.E005"]

@@ -969,3 +969,32 @@ def test_no_credential_reaches_a_response(sts_credentials, user, user_client, ot
         rest += json.dumps(data)
         for value in (ACCESS_KEY, TOKEN, TOKEN.replace("/", "%2F"), SECRET):
             assert value not in rest, (response, value)
+
+
+def test_an_unexpected_error_is_still_json(user, monkeypatch):
+    from django.test import Client
+
+    from presigned_transfers import services
+
+    def broken(**kwargs):
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr(services, "create_upload", broken)
+    client = Client(raise_request_exception=False)
+    client.force_login(user)
+    response = client.post(
+        UPLOAD_URL,
+        {"filename": "a.pdf", "content_type": "application/pdf", "size": 3},
+        content_type="application/json",
+    )
+    assert response.status_code == 500
+    assert response["Content-Type"] == "application/json"
+    assert response.json()["error"]["code"] == "server_error"
+    assert "database went away" not in response.content.decode()
+
+
+def test_options_answers_json_with_allow(user_client):
+    response = user_client.options(UPLOAD_URL)
+    assert response.status_code == 200
+    assert response.json() == {"allowed": ["POST", "OPTIONS"]}
+    assert response["Allow"] == "POST, OPTIONS"
