@@ -38,8 +38,11 @@ def require_seaweedfs() -> None:
 class Demo:
     """``manage.py demo --port PORT`` in a subprocess, with its own data directory."""
 
-    def __init__(self, data_dir: Path, port: int | None = None) -> None:
+    def __init__(
+        self, data_dir: Path, port: int | None = None, *, env_file: Path | None = None
+    ) -> None:
         self.data_dir = data_dir
+        self.env_file = env_file
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.output: list[str] = []
@@ -56,7 +59,8 @@ class Demo:
         env.update(
             {
                 "DJANGO_SETTINGS_MODULE": "example.settings",
-                "DJANGO_ENV_FILE": "",  # never a developer's own .env
+                # Never a developer's own .env.
+                "DJANGO_ENV_FILE": str(self.env_file) if self.env_file else "",
                 "DEMO_DATA_DIR": str(self.data_dir),
                 "PYTHONUNBUFFERED": "1",
             }
@@ -79,10 +83,10 @@ class Demo:
                 self._close()
                 raise AssertionError("The demo exited early:\n" + self.log())
             match = re.search(r"user '([^']+)', password '([^']+)'", self.log())
-            storage = re.search(r"SeaweedFS at (http://\S+),", self.log())
+            storage = re.search(r"Storage: +(?:SeaweedFS at (http://\S+),|your bucket)", self.log())
             if match and storage and self._answers():
                 self.username, self.password = match.groups()
-                self.storage_url = storage.group(1)
+                self.storage_url = storage.group(1) or ""
                 return
             time.sleep(0.2)
         self.stop()

@@ -79,3 +79,32 @@ def test_sigterm_stops_the_site_and_seaweedfs(tmp_path):
     for host, port in (("127.0.0.1", demo.port), (storage.hostname, storage.port)):
         with socket.socket() as sock, pytest.raises(ConnectionRefusedError):
             sock.connect((host, port))
+
+
+def test_with_a_bucket_in_dotenv_the_demo_starts_no_s3_server(tmp_path):
+    env_file = tmp_path / ".env"
+    env_file.write_text(
+        "S3_BUCKET=my-real-bucket\nAWS_REGION=eu-west-1\n"
+        "AWS_ACCESS_KEY_ID=AKIAEXAMPLEEXAMPLE12\nAWS_SECRET_ACCESS_KEY=not-a-real-secret\n"
+        "DJANGO_SECRET_KEY=from-the-dotenv-file-" + "x" * 40 + "\n"
+    )
+    demo = Demo(tmp_path / "data", env_file=env_file)
+    demo.start()
+    try:
+        assert "Using your bucket 'my-real-bucket' (S3_BUCKET); no S3 server started." in demo.log()
+        assert "SeaweedFS" not in demo.log()
+        assert not (tmp_path / "data" / "seaweedfs").exists()
+        session = demo.sign_in()
+        signed = session.post(
+            demo.url + "/transfers/upload-url/",
+            json={"filename": "a.pdf", "content_type": "application/pdf", "size": 10},
+            headers={"X-CSRFToken": session.cookies["csrftoken"]},
+            timeout=10,
+        )
+        assert signed.status_code == 201, signed.text
+        assert signed.json()["url"] == "https://my-real-bucket.s3.amazonaws.com/"
+        assert "AKIAEXAMPLEEXAMPLE12/" in signed.json()["fields"]["x-amz-credential"]
+        assert "/eu-west-1/s3/" in signed.json()["fields"]["x-amz-credential"]
+    finally:
+        assert demo.stop() == 0
+    assert "SeaweedFS stopped." not in demo.log()
