@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import json
 import time
+from datetime import datetime
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import pytest
@@ -164,10 +165,13 @@ def _with_query(url: str, **changes: str) -> str:
 
 def test_download_url_works_then_expires(real_s3, user_client, settings):
     upload_id = _complete_upload(real_s3, user_client)
-    settings.PRESIGNED_TRANSFERS = {**settings.PRESIGNED_TRANSFERS, "DOWNLOAD_EXPIRY": 1}
-    url = _download_url(user_client, upload_id)
+    settings.PRESIGNED_TRANSFERS = {**settings.PRESIGNED_TRANSFERS, "DOWNLOAD_EXPIRY": 4}
+    response = user_client.get(reverse("presigned_transfers:download-url", args=[upload_id]))
+    url, expires_at = response.json()["url"], response.json()["expires_at"]
     assert requests.get(url, timeout=30).content == PDF
-    time.sleep(2.2)
+    # Wait until just past the reported expiry (the clock is the same machine's).
+    remaining = datetime.fromisoformat(expires_at).timestamp() - time.time()
+    time.sleep(max(0.0, remaining) + 1.5)
     expired = requests.get(url, timeout=30)
     assert expired.status_code == 403
     assert "expired" in expired.text.lower()
