@@ -26,8 +26,11 @@ MAX_CONTENT_TYPE_LENGTH = 255
 
 #: C0 and C1 controls, plus the invisible bidirectional marks, embeddings, overrides and
 #: isolates (a right-to-left override makes "evil\u202efdp.exe" display as "evilexe.pdf")
-#: and the Unicode line and paragraph separators.
-_CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f-\x9f\u200e\u200f\u2028-\u202e\u2066-\u2069]")
+#: and the Unicode line and paragraph separators; and lone surrogates, which JSON can carry
+#: ("\ud800") but UTF-8, so every database, cannot store.
+_CONTROL_CHARS = re.compile(
+    r"[\x00-\x1f\x7f-\x9f\u200e\u200f\u2028-\u202e\u2066-\u2069\ud800-\udfff]"
+)
 #: Leading and trailing dots and white space, in any mix (". ." is not a name).
 _EDGE_DOTS_AND_SPACES = re.compile(r"^[\s.]+|[\s.]+$")
 _UNSAFE_KEY_CHARS = re.compile(r"[^A-Za-z0-9._-]+")
