@@ -257,3 +257,32 @@ def test_an_upload_whose_policy_is_gone_is_sniffed_by_default(configure, user):
     with pytest.raises(exceptions.UploadRefused) as caught:
         services.confirm_upload(user=user, upload_id=upload.pk)
     assert caught.value.code == "content_mismatch"
+
+
+# --- SeaweedFS: the real ranged GET ---------------------------------------------------------
+
+
+@pytest.mark.s3
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("body", "content_type", "accepted"),
+    [
+        (flows.PE_EXE + b"\x00" * 10_000, "application/pdf", False),
+        (flows.ELF + b"\x00" * 100, "image/png", False),
+        (flows.PDF + b"x" * 10_000, "application/pdf", True),
+        (flows.WEBP_LOSSY + b"\x00" * 100, "image/webp", True),
+    ],
+)
+def test_sniffing_against_seaweedfs(real_s3, user, body, content_type, accepted):
+    created = services.create_upload(
+        user=user, filename="upload.pdf", content_type=content_type, size=len(body)
+    )
+    response = real_s3.post(created.post.url, created.post.fields, body)
+    assert response.status_code == 204, response.text
+    if accepted:
+        assert services.confirm_upload(user=user, upload_id=created.upload.pk).is_complete
+        assert real_s3.get(created.upload.key) == body
+    else:
+        with pytest.raises(exceptions.UploadRefused, match="does not look like"):
+            services.confirm_upload(user=user, upload_id=created.upload.pk)
+        assert real_s3.keys() == []
