@@ -459,3 +459,86 @@ def test_doctor_sees_wrong_credentials_on_seaweedfs(real_s3, monkeypatch):
     findings = BucketDoctor().run()
     assert findings[0].status is Status.ERROR
     assert {f.status for f in findings[1:]} == {Status.SKIPPED}
+
+
+@pytest.mark.parametrize(
+    ("operation", "check"),
+    [
+        ("head_bucket", "bucket"),
+        ("get_public_access_block", "public-access-block"),
+        ("get_bucket_policy_status", "policy-status"),
+        ("get_bucket_cors", "cors"),
+    ],
+)
+def test_unexpected_errors_are_reported_not_raised(bucket, monkeypatch, operation, check):
+    doc = BucketDoctor()
+    monkeypatch.setattr(
+        doc.client, operation, lambda **kw: (_ for _ in ()).throw(client_error("SlowDown", 503))
+    )
+    finding = by_check(doc.run())[check]
+    assert finding.status is Status.ERROR
+    assert "SlowDown" in finding.message
+    assert finding.hint
+
+
+def test_a_private_bucket_policy(bucket):
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:*",
+                "Resource": "arn:aws:s3:::test-bucket/*",
+                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+            }
+        ],
+    }
+    bucket.put_bucket_policy(Bucket="test-bucket", Policy=json.dumps(policy))
+    finding = BucketDoctor().check_policy_status()
+    assert (finding.status, finding.message) == (
+        Status.OK,
+        "The bucket policy does not make it public.",
+    )
+
+
+def test_the_probe_with_aes256(bucket, settings, monkeypatch):
+    settings.PRESIGNED_TRANSFERS = {
+        **settings.PRESIGNED_TRANSFERS,
+        "SERVER_SIDE_ENCRYPTION": "AES256",
+    }
+    doc = BucketDoctor()
+    seen = {}
+    real = doc.client.put_object
+    monkeypatch.setattr(doc.client, "put_object", lambda **kw: seen.update(kw) or real(**kw))
+    assert {f.status for f in doc.check_objects()} == {Status.OK}
+    assert seen["ServerSideEncryption"] == "AES256"
+    assert "SSEKMSKeyId" not in seen
+
+
+def test_missing_object_check_cannot_connect(bucket, monkeypatch):
+    doc = BucketDoctor()
+    monkeypatch.setattr(
+        doc.client,
+        "head_object",
+        lambda **kw: (_ for _ in ()).throw(EndpointConnectionError(endpoint_url="http://x")),
+    )
+    finding = by_check(doc.check_objects())["missing-object"]
+    assert finding.status is Status.ERROR
+    assert "HEAD failed" in finding.message
+
+
+def test_apply_cors_surfaces_unexpected_errors(bucket, monkeypatch):
+    doc = BucketDoctor()
+    monkeypatch.setattr(
+        doc.client, "get_bucket_cors", lambda **kw: (_ for _ in ()).throw(client_error("Boom"))
+    )
+    with pytest.raises(ClientError):
+        doc.apply_cors([SITE])
+
+
+def test_apply_cors_with_json_prints_only_json(bucket):
+    make_healthy(bucket)
+    out, error = run("--apply-cors", SITE, "--json")
+    assert error is None
+    assert json.loads(out)["summary"]["ok"] == 11
