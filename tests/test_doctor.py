@@ -542,3 +542,9 @@ def test_apply_cors_with_json_prints_only_json(bucket):
     out, error = run("--apply-cors", SITE, "--json")
     assert error is None
     assert json.loads(out)["summary"]["ok"] == 11
+
+
+def test_without_a_bucket_setting(settings):
+    settings.PRESIGNED_TRANSFERS = {}
+    with pytest.raises(CommandError, match=r"\['BUCKET'\] is not set"):
+        call_command("presigned_doctor", stdout=StringIO())

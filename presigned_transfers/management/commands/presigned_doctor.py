@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from presigned_transfers import doctor
@@ -62,7 +63,10 @@ class Command(BaseCommand):
             problem = _origin_problem(origin)
             if problem:
                 raise CommandError(f"Origin {problem}.")
-        bucket_doctor = doctor.BucketDoctor(origins=origins, write_test=options["write_test"])
+        try:
+            bucket_doctor = doctor.BucketDoctor(origins=origins, write_test=options["write_test"])
+        except ImproperlyConfigured as error:
+            raise CommandError(f"{error} Run manage.py check for every setting problem.") from error
         if options["apply_cors"] is not None:
             configuration = bucket_doctor.apply_cors(origins)
             if not options["json"]:
