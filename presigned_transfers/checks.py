@@ -50,6 +50,7 @@ def check_settings(app_configs: Iterable[Any] | None = None, **kwargs: Any) -> l
         _check_policies,
         _check_rate_limits,
         _check_quota,
+        _check_acl,
         _check_encryption,
         _check_request_body,
         _check_cors_origins,
@@ -342,6 +343,21 @@ def _check_quota(raw: Mapping[str, Any]) -> list[CheckMessage]:
             id="presigned_transfers.E013",
         )
         for problem in problems
+    ]
+
+
+def _check_acl(raw: Mapping[str, Any]) -> list[CheckMessage]:
+    acl = raw.get("ACL", conf.DEFAULTS["ACL"])
+    if acl in conf.ACL_CHOICES:
+        return []
+    return [
+        Error(
+            f"{_setting('ACL')} should be 'private', 'bucket-owner-full-control' or None, "
+            f"not {acl!r}.",
+            hint="Uploads are never public. Use None or 'bucket-owner-full-control' for buckets "
+            "with ACLs disabled (Object Ownership: bucket owner enforced).",
+            id="presigned_transfers.E019",
+        )
     ]
 
 

@@ -65,6 +65,7 @@ DEFAULTS: dict[str, Any] = {
     },
     "MAX_REQUEST_BODY": 16 * 1024,
     "QUOTA": {"MAX_BYTES": None, "MAX_FILES": None},
+    "ACL": "private",
     "SERVER_SIDE_ENCRYPTION": None,
     "SSE_KMS_KEY_ID": None,
     "SNIFF_CONTENT": True,
@@ -75,6 +76,9 @@ DEFAULTS: dict[str, Any] = {
 KEY_TEMPLATE_FIELDS = frozenset({"owner_id", "random", "filename", "policy", "date"})
 ADDRESSING_STYLES = ("auto", "path", "virtual")
 SSE_CHOICES = (None, "AES256", "aws:kms")
+#: Canned ACLs an upload may pin. Buckets whose Object Ownership is "bucket owner enforced"
+#: (ACLs disabled, the AWS default since 2023) accept only the last two.
+ACL_CHOICES = ("private", "bucket-owner-full-control", None)
 RATE_LIMITED_VIEWS = ("upload-url", "confirm-upload", "download-url")
 
 
@@ -167,6 +171,10 @@ class AppSettings:
     @property
     def quota(self) -> dict[str, int | None]:
         return {**DEFAULTS["QUOTA"], **(self.raw.get("QUOTA") or {})}
+
+    @property
+    def acl(self) -> str | None:
+        return self._get("ACL")
 
     @property
     def server_side_encryption(self) -> str | None:

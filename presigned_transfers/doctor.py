@@ -42,7 +42,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
 
 from presigned_transfers import storage
-from presigned_transfers.conf import app_settings
+from presigned_transfers.conf import SETTING_NAME, app_settings
 
 #: The ``ID`` of the CORS rule ``--apply-cors`` writes (and replaces on the next run).
 CORS_RULE_ID = "presigned-transfers"
@@ -414,6 +414,8 @@ class BucketDoctor:
         key = probe_key()
         body = b"presigned_transfers bucket doctor probe\n"
         extra: dict[str, str] = {}
+        if app_settings.acl:
+            extra["ACL"] = app_settings.acl
         if app_settings.server_side_encryption:
             extra["ServerSideEncryption"] = app_settings.server_side_encryption
             if app_settings.server_side_encryption == "aws:kms" and app_settings.sse_kms_key_id:
@@ -426,7 +428,6 @@ class BucketDoctor:
                 Bucket=self.bucket,
                 Key=key,
                 Body=body,
-                ACL="private",
                 ContentType="text/plain",
                 **extra,
             ),
@@ -474,11 +475,12 @@ class BucketDoctor:
                 return Finding(
                     name,
                     Status.ERROR,
-                    "The bucket refuses acl=private, which every upload's POST policy pins "
-                    "(AccessControlListNotSupported: ACLs are disabled on this bucket).",
-                    "Set the bucket's Object Ownership to 'Bucket owner preferred' (S3 "
-                    "console > bucket > Permissions > Object Ownership), or use credentials "
-                    "of the account that owns the bucket.",
+                    f"The bucket refuses acl={app_settings.acl}, which every upload's POST "
+                    "policy pins (AccessControlListNotSupported: ACLs are disabled on this "
+                    "bucket).",
+                    f"Set {SETTING_NAME}['ACL'] to None or 'bucket-owner-full-control' "
+                    "(objects stay private: the bucket policy decides), or set the bucket's "
+                    "Object Ownership to 'Bucket owner preferred'.",
                 )
             hint = denied_hint if code in _DENIED else _LOOK_UP
             return Finding(name, Status.ERROR, f"{operation} failed: {code}.", hint)

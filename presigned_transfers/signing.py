@@ -1,8 +1,8 @@
 """Presigning: POST policies for uploads and query-string URLs for downloads.
 
 The narrow interface the rest of the app uses is :func:`presign_post` and :func:`presign_get`.
-Every POST policy pins the bucket, the exact key, ``acl=private``, the exact Content-Type,
-a content-length range and an expiry (plus server-side encryption when configured).
+Every POST policy pins the bucket, the exact key, the ACL (``private`` by default), the exact
+Content-Type, a content-length range and an expiry (plus server-side encryption when configured).
 
 Signatures are computed by :mod:`presigned_transfers.sigv4` (byte-identical to botocore's, many
 times faster); credentials come from boto3's provider chain, refreshed when they expire.
@@ -101,9 +101,14 @@ def post_fields_and_conditions(
     *, content_type: str, min_size: int, max_size: int
 ) -> tuple[dict[str, str], list[object]]:
     """The form fields and policy conditions every upload is pinned to (key aside)."""
-    fields = {"acl": "private", "Content-Type": content_type}
-    conditions: list[object] = [
-        {"acl": "private"},
+    fields: dict[str, str] = {}
+    conditions: list[object] = []
+    acl = app_settings.acl
+    if acl:
+        fields["acl"] = acl
+        conditions.append({"acl": acl})
+    fields["Content-Type"] = content_type
+    conditions += [
         ["eq", "$Content-Type", content_type],
         ["content-length-range", min_size, max_size],
     ]

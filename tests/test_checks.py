@@ -268,3 +268,15 @@ def test_none_means_the_defaults_and_is_accepted(shared_cache, key):
 def test_a_nan_expiry_is_refused(shared_cache):
     messages = _messages(shared_cache, {**BASE, "UPLOAD_EXPIRY": float("nan")})
     assert [message.id for message in messages] == ["presigned_transfers.E005"]
+
+
+@pytest.mark.parametrize("acl", ["private", "bucket-owner-full-control", None])
+def test_valid_acls_pass(shared_cache, acl):
+    assert _messages(shared_cache, {**BASE, "ACL": acl}) == []
+
+
+@pytest.mark.parametrize("acl", ["public-read", "authenticated-read", ""])
+def test_a_public_or_unknown_acl_is_refused(shared_cache, acl):
+    messages = _messages(shared_cache, {**BASE, "ACL": acl})
+    assert [message.id for message in messages] == ["presigned_transfers.E019"]
+    assert "ACL" in messages[0].msg and messages[0].hint

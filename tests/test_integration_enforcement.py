@@ -233,3 +233,15 @@ def test_confirm_refuses_and_deletes_an_object_of_another_type(real_s3, user_cli
     assert response.json()["error"]["code"] == "content_type_mismatch"
     assert real_s3.keys() == []
     assert Upload.objects.get(pk=signed["upload_id"]).status == "failed"
+
+
+def test_without_an_acl_uploads_still_work(real_s3, user_client, settings):
+    # ACL None is for buckets with ACLs disabled. (AWS also refuses an "acl" field added to
+    # such a form as an extra input; SeaweedFS 4.48 ignores ACLs, so that is not shown here.)
+    settings.PRESIGNED_TRANSFERS = {**settings.PRESIGNED_TRANSFERS, "ACL": None}
+    signed = sign(user_client)
+    assert "acl" not in signed["fields"]
+    other_key = {**signed["fields"], "key": signed["fields"]["key"] + ".html"}
+    assert real_s3.post(signed["url"], other_key, PDF).status_code == 403
+    assert real_s3.post(signed["url"], signed["fields"], PDF).status_code == 204
+    assert confirm(user_client, signed["upload_id"]).status_code == 200

@@ -325,3 +325,16 @@ def test_missing_credentials_are_storage_unavailable(monkeypatch, caplog, sign):
     assert [r.getMessage() for r in caplog.records if r.levelname == "ERROR"] == [
         "sign-failed: no usable AWS credentials"
     ]
+
+
+@pytest.mark.parametrize(
+    ("acl", "expected"),
+    [("bucket-owner-full-control", "bucket-owner-full-control"), (None, None)],
+)
+def test_the_acl_setting_is_pinned_or_left_out(settings, acl, expected):
+    settings.PRESIGNED_TRANSFERS = {**settings.PRESIGNED_TRANSFERS, "ACL": acl}
+    post = _post()
+    conditions = _policy(post)["conditions"]
+    assert post.fields.get("acl") == expected
+    acl_conditions = [c for c in conditions if isinstance(c, dict) and "acl" in c]
+    assert acl_conditions == ([{"acl": expected}] if expected else [])
