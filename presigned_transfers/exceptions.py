@@ -149,7 +149,7 @@ class StorageUnavailable(TransferError):
 
 
 class ServerError(TransferError):
-    """Raised (by the views) for an unexpected failure, so even a bug answers in JSON."""
+    """Raised when something unexpected fails in a JSON view, so even a bug answers in JSON."""
 
     status = 500
     code = "server_error"
