@@ -127,11 +127,23 @@ class _UserUploadsMixin:
     policy: str | None
     _user: Any = None
 
-    @staticmethod
-    def _widget(widget: Any, policy: str | None, picker_label: str | None) -> Any:
+    def __init__(
+        self,
+        *,
+        policy: str | None = None,
+        picker_label: str | None = None,
+        user: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        self.policy = policy
+        widget = kwargs.get("widget", self.widget)
         if isinstance(widget, type):
-            return widget(policy=policy, label=picker_label)
-        return widget
+            widget = widget(policy=policy, label=picker_label)
+        kwargs["widget"] = widget
+        kwargs.setdefault("queryset", Upload.objects.none())
+        super().__init__(**kwargs)  # type: ignore[call-arg]
+        if user is not None:
+            self.user = user
 
     @property
     def user(self) -> Any:
@@ -186,42 +198,12 @@ class UploadField(_UserUploadsMixin, forms.ModelChoiceField):
     widget = UploadWidget
     default_error_messages = {"invalid_choice": _UNAVAILABLE}
 
-    def __init__(
-        self,
-        *,
-        policy: str | None = None,
-        picker_label: str | None = None,
-        user: Any = None,
-        **kwargs: Any,
-    ) -> None:
-        self.policy = policy
-        kwargs["widget"] = self._widget(kwargs.get("widget", self.widget), policy, picker_label)
-        kwargs.setdefault("queryset", Upload.objects.none())
-        super().__init__(**kwargs)
-        if user is not None:
-            self.user = user
-
 
 class MultipleUploadField(_UserUploadsMixin, forms.ModelMultipleChoiceField):
     """Several of the form user's complete uploads, chosen with a ``multiple`` picker."""
 
     widget = MultipleUploadWidget
     default_error_messages = {"invalid_choice": _UNAVAILABLE, "invalid_pk_value": _UNAVAILABLE}
-
-    def __init__(
-        self,
-        *,
-        policy: str | None = None,
-        picker_label: str | None = None,
-        user: Any = None,
-        **kwargs: Any,
-    ) -> None:
-        self.policy = policy
-        kwargs["widget"] = self._widget(kwargs.get("widget", self.widget), policy, picker_label)
-        kwargs.setdefault("queryset", Upload.objects.none())
-        super().__init__(**kwargs)
-        if user is not None:
-            self.user = user
 
 
 class UploadFormMixin:
