@@ -5,13 +5,26 @@
 --   WRK_SESSIONS  "sessionid:csrftoken,..." one signed-in user per wrk thread
 --   WRK_IDS       prefix of id files, one per thread (PREFIX0, PREFIX1, ...), one id a line
 --   WRK_CYCLE     "1": cycle through the ids; otherwise use each once (and count overruns)
+--   WRK_PATH_B, WRK_BODY_B, WRK_IDS_B, WRK_CYCLE_B
+--                 optional second candidate (same method): requests then alternate A, B, A...
 -- done() prints one JSON line: requests, duration, errors, latency percentiles (µs).
 
 local method = os.getenv("WRK_METHOD")
-local path = os.getenv("WRK_PATH")
-local body = os.getenv("WRK_BODY") or ""
-local ids_prefix = os.getenv("WRK_IDS") or ""
-local cycle = os.getenv("WRK_CYCLE") == "1"
+
+local function candidate(suffix)
+   local path = os.getenv("WRK_PATH" .. suffix)
+   if path == nil or path == "" then
+      return nil
+   end
+   return {
+      path = path,
+      body = os.getenv("WRK_BODY" .. suffix) or "",
+      ids_prefix = os.getenv("WRK_IDS" .. suffix) or "",
+      cycle = os.getenv("WRK_CYCLE" .. suffix) == "1",
+      ids = {},
+      next_id = 1,
+   }
+end
 
 local threads = {}
 local count = 0
@@ -22,8 +35,8 @@ function setup(thread)
    table.insert(threads, thread)
 end
 
-local ids = {}
-local next_id = 1
+local candidates = {}
+local turn = 0
 local headers = {}
 
 function init(args)
@@ -35,30 +48,36 @@ function init(args)
    local sid, csrf = string.match(session, "([^:]+):([^:]+)")
    headers["Cookie"] = "sessionid=" .. sid .. "; csrftoken=" .. csrf
    headers["X-CSRFToken"] = csrf
-   if body ~= "" then
-      headers["Content-Type"] = "application/json"
-   end
-   if ids_prefix ~= "" then
-      for line in io.lines(ids_prefix .. tindex) do
-         table.insert(ids, line)
+   for _, suffix in ipairs({"", "_B"}) do
+      local c = candidate(suffix)
+      if c ~= nil then
+         if c.ids_prefix ~= "" then
+            for line in io.lines(c.ids_prefix .. tindex) do
+               table.insert(c.ids, line)
+            end
+         end
+         table.insert(candidates, c)
       end
+   end
+   if candidates[1].body ~= "" then
+      headers["Content-Type"] = "application/json"
    end
    overruns = 0
 end
 
 function request()
-   local p, b = path, body
-   if #ids > 0 then
-      if next_id > #ids then
-         if cycle then
-            next_id = 1
-         else
+   local c = candidates[(turn % #candidates) + 1]
+   turn = turn + 1
+   local p, b = c.path, c.body
+   if #c.ids > 0 then
+      if c.next_id > #c.ids then
+         if not c.cycle then
             overruns = overruns + 1
-            next_id = 1
          end
+         c.next_id = 1
       end
-      local id = ids[next_id]
-      next_id = next_id + 1
+      local id = c.ids[c.next_id]
+      c.next_id = c.next_id + 1
       p = string.gsub(p, "{id}", id)
       b = string.gsub(b, "{id}", id)
    end
