@@ -1,25 +1,28 @@
 """Direct vs proxied: what one upload costs the Django process, presigned or through Django.
 
-    python bench/bench_transfer.py                       # 10 MB x3, 100 MB x3, 1 GB x1
+    python bench/bench_transfer.py                       # 10 MB x3, 100 MB x3, 1 GB x1: ~2.5 min
     python bench/bench_transfer.py --sizes 10,100 --repeats 5
 
-Both ways run against SeaweedFS on loopback, through a real gunicorn server (one sync worker,
+Every way runs against SeaweedFS on loopback, through a real gunicorn server (one sync worker,
 so the Django process is one pid), started fresh for every run so its peak RSS is that run's:
 
 - direct (presigned): the client calls ``upload-url``, POSTs the file to SeaweedFS itself
   (multipart, fields first, streamed from disk), then calls ``confirm-upload``; Django only
-  sees two small JSON requests and makes the HEAD and the 4 KB ranged GET of confirm;
+  sees two small JSON requests and makes confirm's HEAD and 4 KB ranged GET (sniffing);
+- direct, SNIFF off: the same with an upload policy whose ``SNIFF`` is off (no ranged GET);
 - proxied (classic): the client POSTs the file to a Django view (``bench.views.proxied_upload``)
   that reads ``request.FILES`` (spooled to a temporary file above 2.5 MB, Django's default)
   and sends it to S3 with boto3's ``upload_fileobj`` (multipart above 8 MB, 10 threads).
 
 Each run first makes one 1 MB upload the same way, so imports, boto3 clients and connections
 are warm; then, around the measured upload only: the worker's socket bytes by peer (wrapped
-``socket.socket`` methods, see ``bench/gunicorn_hooks.py``), ``/proc/<pid>/io`` rchar/wchar
-(every read/write syscall: sockets, the temporary file, SQLite), CPU seconds (utime + stime of
-all its threads) and peak RSS (``VmHWM``, reset after the warm-up with ``clear_refs``).
-Sizes run smallest first; within a size the two ways alternate (A/B/B/A...), and each figure
-is the median over the repeats.
+``socket.socket`` methods, see ``bench/gunicorn_hooks.py``); ``/proc/<pid>/io`` rchar + wchar,
+which count read/write syscalls on files (the temporary file, SQLite) but not the recv/send
+of sockets; CPU seconds (utime + stime, all its threads); peak RSS (``VmHWM``, reset after
+the warm-up through ``clear_refs``); the wall time of the upload; and "Django busy", the time
+the client waited on Django's answers (the worker can serve nobody else meanwhile).
+Sizes run smallest first; within a size the ways alternate (A/B/C, C/B/A, ...), and each
+figure is the median over the repeats.
 """
 
 from __future__ import annotations
@@ -75,8 +78,10 @@ def set_up_django(database_url: str, s3_endpoint: str) -> Session:
     return Session(client.cookies["sessionid"].value, get_random_string(32, CSRF_ALLOWED_CHARS))
 
 
-def direct(server: str, session: Session, path: Path, policy: str = "large") -> None:
+def direct(server: str, session: Session, path: Path, policy: str = "large") -> float:
+    """Upload *path* the presigned way; return the seconds Django spent answering."""
     size = path.stat().st_size
+    start = time.perf_counter()
     status, signed = session.json(
         "POST",
         f"{server}/xfer/upload-url/",
@@ -87,6 +92,7 @@ def direct(server: str, session: Session, path: Path, policy: str = "large") -> 
             "policy": policy,
         },
     )
+    busy = time.perf_counter() - start
     assert status == 201, (status, signed)
     status, body = post_multipart(
         signed["url"],
@@ -96,15 +102,20 @@ def direct(server: str, session: Session, path: Path, policy: str = "large") -> 
         content_type="application/octet-stream",
     )
     assert status == 204, (status, body[:500])
+    start = time.perf_counter()
     status, confirmed = session.json(
         "POST", f"{server}/xfer/confirm-upload/", {"upload_id": signed["upload_id"]}
     )
+    busy += time.perf_counter() - start
     assert status == 200 and confirmed["upload"]["status"] == "complete", (status, confirmed)
     assert confirmed["upload"]["size"] == size
+    return busy
 
 
-def proxied(server: str, session: Session, path: Path) -> None:
+def proxied(server: str, session: Session, path: Path) -> float:
+    """Upload *path* through Django; return the seconds Django spent answering."""
     size = path.stat().st_size
+    start = time.perf_counter()
     status, body = post_multipart(
         f"{server}/proxied/upload/",
         {},
@@ -113,12 +124,14 @@ def proxied(server: str, session: Session, path: Path) -> None:
         content_type="application/octet-stream",
         headers=session.headers,
     )
+    busy = time.perf_counter() - start
     assert status == 201, (status, body[:500])
     assert json.loads(body)["size"] == size
+    return busy
 
 
-def direct_without_sniffing(server: str, session: Session, path: Path) -> None:
-    direct(server, session, path, policy="large-nosniff")
+def direct_without_sniffing(server: str, session: Session, path: Path) -> float:
+    return direct(server, session, path, policy="large-nosniff")
 
 
 WAYS = {
@@ -190,7 +203,7 @@ def measure(way: str, path: Path, env: dict[str, str], work: Path, warm_up: Path
         Path(f"/proc/{pid}/clear_refs").write_text("5")  # peak RSS := current RSS
         before = proc_stats(pid)
         start = time.perf_counter()
-        WAYS[way](server.url, session, path)
+        busy = WAYS[way](server.url, session, path)
         wall = time.perf_counter() - start
         sockets_after = settled_counts(pid, count_dir)
         after = proc_stats(pid)
@@ -205,6 +218,7 @@ def measure(way: str, path: Path, env: dict[str, str], work: Path, warm_up: Path
         "rss_before_mb": before["rss_kb"] / 1024,
         "peak_rss_mb": after["hwm_kb"] / 1024,
         "wall_s": wall,
+        "busy_s": busy,
     }
 
 
@@ -226,8 +240,8 @@ def report(results: dict[tuple[str, int], list[dict]]) -> str:
     }
     lines = [
         "| way | file | received | sent | moved / file | file I/O / file | CPU s "
-        "| RSS before → peak MB | wall s |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| RSS before → peak MB | wall s | Django busy s |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for (way, size), m in med.items():
         lines.append(
@@ -235,7 +249,7 @@ def report(results: dict[tuple[str, int], list[dict]]) -> str:
             f"| {ratio((m['received'] + m['sent']) / size)} "
             f"| {ratio((m['rchar'] + m['wchar']) / size)} "
             f"| {m['cpu_s']:.2f} | {m['rss_before_mb']:.0f} → {m['peak_rss_mb']:.0f} "
-            f"| {m['wall_s']:.2f} |"
+            f"| {m['wall_s']:.2f} | {m['busy_s']:.3f} |"
         )
     lines += [
         "",
