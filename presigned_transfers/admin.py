@@ -1,7 +1,7 @@
 """Browse, search, download and delete uploads in the Django admin.
 
 Deleting an upload here (one or many) deletes its object from the bucket too: see the
-``post_delete`` receiver in :mod:`presigned_transfers.services`.
+``post_delete`` receiver in :mod:`presigned_transfers.receivers`.
 """
 
 from __future__ import annotations
@@ -40,10 +40,13 @@ class UploadAdmin(admin.ModelAdmin):
         "id",
         "owner",
         "key",
+        "staging_key",
         "original_filename",
         "content_type",
         "declared_size",
         "verified_size",
+        "etag",
+        "version_id",
         "policy",
         "status",
         "failure_code",

@@ -8,6 +8,6 @@ class PresignedTransfersConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from presigned_transfers import checks, services  # noqa: F401 - registers receivers
+        from presigned_transfers import checks, receivers  # noqa: F401 - connects receivers
 
         checks.register()

@@ -16,6 +16,7 @@ from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning
 from django.core.checks import register as register_check
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.module_loading import import_string
 from django_ratelimit.core import _split_rate  # type: ignore[import-untyped]
 
 from presigned_transfers import conf, sniffing
@@ -55,6 +56,8 @@ def check_settings(app_configs: Iterable[Any] | None = None, **kwargs: Any) -> l
         _check_request_body,
         _check_cors_origins,
         _check_cleanup,
+        _check_staging,
+        _check_s3_client,
     ):
         messages.extend(check(raw))
     return messages
@@ -213,9 +216,26 @@ def _policy_problems(name: Any, spec: Any) -> list[str]:
     if not isinstance(spec, Mapping):
         return ["should be a dict with CONTENT_TYPES, MIN_SIZE and MAX_SIZE"]
     problems = []
-    unknown = set(spec) - {"CONTENT_TYPES", "MIN_SIZE", "MAX_SIZE", "SNIFF"}
+    unknown = set(spec) - {"CONTENT_TYPES", "MIN_SIZE", "MAX_SIZE", "SNIFF", "PERMISSION", "ALLOW"}
     if unknown:
         problems.append(f"has unknown keys {sorted(map(str, unknown))}")
+    permission = spec.get("PERMISSION")
+    if permission is not None and (
+        not isinstance(permission, str) or permission.count(".") != 1 or " " in permission
+    ):
+        problems.append(
+            f"PERMISSION should be a permission such as 'myapp.upload_videos', not {permission!r}"
+        )
+    allow = spec.get("ALLOW")
+    if allow is not None and not callable(allow):
+        if not isinstance(allow, str):
+            problems.append(f"ALLOW should be a callable or its dotted path, not {allow!r}")
+        else:
+            try:
+                if not callable(import_string(allow)):
+                    problems.append(f"ALLOW names {allow!r}, which is not a callable")
+            except ImportError as error:
+                problems.append(f"ALLOW names {allow!r}, which cannot be imported ({error})")
     sniff = spec.get("SNIFF", True)
     if not isinstance(sniff, bool):
         try:
@@ -460,6 +480,73 @@ def _check_cleanup(raw: Mapping[str, Any]) -> list[CheckMessage]:
                 f"{_setting('SNIFF_CONTENT')} should be True or False, not {sniff!r}.",
                 hint="Leave it True to check each upload's first bytes against its type.",
                 id="presigned_transfers.E018",
+            )
+        )
+    return messages
+
+
+def _check_staging(raw: Mapping[str, Any]) -> list[CheckMessage]:
+    prefix = raw.get("STAGING_PREFIX", conf.DEFAULTS["STAGING_PREFIX"])
+    hint = (
+        "Browsers' signed uploads land under this prefix until confirm verifies them and keeps "
+        f"them under KEY_TEMPLATE; the default is {conf.DEFAULTS['STAGING_PREFIX']!r}."
+    )
+    if (
+        not isinstance(prefix, str)
+        or not prefix.endswith("/")
+        or prefix.startswith("/")
+        or "{" in prefix
+        or len(prefix) < 2
+    ):
+        return [
+            Error(
+                f"{_setting('STAGING_PREFIX')} should be a key prefix ending in '/', such as "
+                f"'incoming/', not {prefix!r}.",
+                hint=hint,
+                id="presigned_transfers.E020",
+            )
+        ]
+    template = raw.get("KEY_TEMPLATE", conf.DEFAULTS["KEY_TEMPLATE"])
+    if isinstance(template, str) and template.startswith(prefix):
+        return [
+            Error(
+                f"{_setting('KEY_TEMPLATE')} starts with {_setting('STAGING_PREFIX')} "
+                f"({prefix!r}): kept objects must never sit where signed uploads write.",
+                hint="Give the staging prefix a top-level name of its own, e.g. 'incoming/', "
+                "and keep KEY_TEMPLATE under another, e.g. 'uploads/{owner_id}/...'.",
+                id="presigned_transfers.E021",
+            )
+        ]
+    return []
+
+
+def _check_s3_client(raw: Mapping[str, Any]) -> list[CheckMessage]:
+    messages: list[CheckMessage] = []
+    for name in ("S3_CONNECT_TIMEOUT", "S3_READ_TIMEOUT"):
+        value = raw.get(name, conf.DEFAULTS[name])
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or not math.isfinite(value)
+            or not 0 < value <= 600
+        ):
+            messages.append(
+                Error(
+                    f"{_setting(name)} should be a number of seconds above 0 and at most 600, "
+                    f"not {value!r}.",
+                    hint=f"The default is {conf.DEFAULTS[name]} seconds.",
+                    id="presigned_transfers.E022",
+                )
+            )
+    attempts = raw.get("S3_MAX_ATTEMPTS", conf.DEFAULTS["S3_MAX_ATTEMPTS"])
+    if isinstance(attempts, bool) or not isinstance(attempts, int) or not 1 <= attempts <= 10:
+        messages.append(
+            Error(
+                f"{_setting('S3_MAX_ATTEMPTS')} should be a whole number from 1 to 10, "
+                f"not {attempts!r}.",
+                hint="How often the server tries an S3 request (the first try included); "
+                f"the default is {conf.DEFAULTS['S3_MAX_ATTEMPTS']}.",
+                id="presigned_transfers.E022",
             )
         )
     return messages

@@ -71,6 +71,10 @@ DEFAULTS: dict[str, Any] = {
     "SNIFF_CONTENT": True,
     "CLEANUP_GRACE": 60 * 60,
     "CORS_ORIGINS": [],
+    "STAGING_PREFIX": "incoming/",
+    "S3_CONNECT_TIMEOUT": 5,
+    "S3_READ_TIMEOUT": 30,
+    "S3_MAX_ATTEMPTS": 3,
 }
 
 KEY_TEMPLATE_FIELDS = frozenset({"owner_id", "random", "filename", "policy", "date"})
@@ -93,6 +97,15 @@ class Policy:
     #: ``True`` (the default sniffer), ``False``, or a sniffer callable or its dotted path;
     #: see :mod:`presigned_transfers.sniffing`.
     sniff: Any = True
+    #: A permission (``"app_label.codename"``) a user needs to upload under this policy.
+    permission: str | None = None
+    #: A callable ``allow(user) -> bool`` (or its dotted path) a user must pass too.
+    allow: Any = None
+
+    @property
+    def restricted(self) -> bool:
+        """Whether some users may not use this policy."""
+        return self.permission is not None or self.allow is not None
 
 
 def _seconds(value: Any) -> Any:
@@ -197,6 +210,23 @@ class AppSettings:
         """The site's origins that browsers upload from (what the bucket's CORS must allow)."""
         return [str(origin) for origin in self._get("CORS_ORIGINS") or ()]
 
+    @property
+    def staging_prefix(self) -> str:
+        """Where browsers' signed uploads land before confirm verifies and keeps them."""
+        return str(self._get("STAGING_PREFIX"))
+
+    @property
+    def s3_connect_timeout(self) -> float:
+        return float(self._get("S3_CONNECT_TIMEOUT"))
+
+    @property
+    def s3_read_timeout(self) -> float:
+        return float(self._get("S3_READ_TIMEOUT"))
+
+    @property
+    def s3_max_attempts(self) -> int:
+        return int(self._get("S3_MAX_ATTEMPTS"))
+
 
 @functools.cache
 def _raw() -> dict[str, Any]:
@@ -217,6 +247,8 @@ def _policies() -> dict[str, Policy]:
             min_size=int(spec.get("MIN_SIZE", 1)),
             max_size=int(spec["MAX_SIZE"]),
             sniff=spec.get("SNIFF", True),
+            permission=spec.get("PERMISSION"),
+            allow=spec.get("ALLOW"),
         )
     return policies
 

@@ -15,10 +15,14 @@ cors                   a CORS rule lets each of ``CORS_ORIGINS`` POST, no wildca
                        origin outside DEBUG (warning)
 encryption             default encryption is on (SSE-S3 at least)
 logging                server access logging is on (warning)
-put-object             the credentials can write under the upload prefix, with the
+versioning             whether the bucket keeps versions (information: downloads are
+                       then pinned to the version confirm kept)
+put-object             the credentials can write under ``STAGING_PREFIX``, with the
                        ACL, type and encryption every upload's POST policy pins
-get-object             ... read that object back
-delete-object          ... delete it
+copy-object            ... copy that object, conditioned on its ETag, to a key under
+                       the ``KEY_TEMPLATE`` prefix, as confirm keeps a verified upload
+get-object             ... read the copy back
+delete-object          ... delete both
 missing-object         a missing key answers 404, not 403 (``s3:ListBucket``), so
                        confirming an upload that has not arrived says so
 =====================  ============================================================
@@ -32,16 +36,15 @@ from __future__ import annotations
 
 import enum
 import json
-import secrets
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 from django.conf import settings
 
-from presigned_transfers import storage
+from presigned_transfers import policy, storage
 from presigned_transfers.conf import SETTING_NAME, app_settings
 
 #: The ``ID`` of the CORS rule ``--apply-cors`` writes (and replaces on the next run).
@@ -89,8 +92,18 @@ class Finding:
         }
 
 
-def _code(error: ClientError) -> str:
-    return str(error.response.get("Error", {}).get("Code", ""))
+_code = storage.error_code
+
+#: Where boto3 looks for credentials, in its order (what to say when it found none).
+CREDENTIALS_HINT = (
+    "boto3 found no AWS credentials. It looks, in this order, in the environment "
+    "(AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, plus AWS_SESSION_TOKEN for temporary "
+    "credentials), the shared files ~/.aws/credentials and ~/.aws/config (the profile in "
+    "AWS_PROFILE; AWS_SHARED_CREDENTIALS_FILE and AWS_CONFIG_FILE move them), an assumed role "
+    "or web identity configured there, the ECS/EKS container credentials and the EC2 "
+    "instance metadata service. Give the app's process one of them; never put them in "
+    "settings."
+)
 
 
 def cors_rule(origins: Sequence[str]) -> dict[str, Any]:
@@ -107,14 +120,13 @@ def cors_rule(origins: Sequence[str]) -> dict[str, Any]:
     }
 
 
-def probe_key(token: str | None = None) -> str:
-    """A key under the upload prefix, built from ``KEY_TEMPLATE`` as an upload's would be."""
-    return app_settings.key_template.format(
+def probe_key() -> str:
+    """A key under the kept-objects prefix, built by ``KEY_TEMPLATE`` as an upload's is."""
+    return policy.build_key(
         owner_id="presigned-doctor",
-        random=token or secrets.token_hex(16),
         filename="probe.txt",
         policy="doctor",
-        date=datetime.now(timezone.utc).strftime("%Y/%m/%d"),
+        now=datetime.now(timezone.utc),
     )
 
 
@@ -144,6 +156,7 @@ class BucketDoctor:
             ("cors", self.check_cors),
             ("encryption", self.check_encryption),
             ("logging", self.check_logging),
+            ("versioning", self.check_versioning),
         ]
         if findings[0].status is not Status.OK:
             return findings + [
@@ -162,7 +175,7 @@ class BucketDoctor:
 
     @staticmethod
     def _object_checks() -> list[str]:
-        return ["put-object", "get-object", "delete-object", "missing-object"]
+        return ["put-object", "copy-object", "get-object", "delete-object", "missing-object"]
 
     def _guarded(self, name: str, check: Callable[[], Finding]) -> Finding:
         """Run *check*; turn "not implemented" and "access denied" into findings."""
@@ -189,6 +202,8 @@ class BucketDoctor:
             return Finding(
                 name, Status.ERROR, f"S3 answered {code or 'an error'}: {error}", _LOOK_UP
             )
+        except NoCredentialsError:
+            return Finding(name, Status.ERROR, "No AWS credentials were found.", CREDENTIALS_HINT)
         except BotoCoreError as error:
             return Finding(
                 name,
@@ -218,8 +233,9 @@ class BucketDoctor:
                     f"Access to bucket {self.bucket!r} is denied ({code}).",
                     "Give the app's IAM user or role s3:ListBucket on "
                     f"arn:aws:s3:::{self.bucket} and s3:PutObject, s3:GetObject, "
-                    f"s3:DeleteObject on arn:aws:s3:::{self.bucket}/<upload prefix>*; check "
-                    "that the bucket is in the same account as the credentials.",
+                    f"s3:DeleteObject on {self._arn(app_settings.staging_prefix)} and "
+                    f"{self._arn(self._prefix())}; check that the bucket is in the same "
+                    "account as the credentials.",
                 )
             raise
         return Finding("bucket", Status.OK, f"Bucket {self.bucket!r} is reachable.")
@@ -408,58 +424,105 @@ class BucketDoctor:
         target = f"{enabled.get('TargetBucket')}/{enabled.get('TargetPrefix', '')}"
         return Finding("logging", Status.OK, f"Server access logging goes to {target}.")
 
+    def check_versioning(self) -> Finding:
+        status = self.client.get_bucket_versioning(Bucket=self.bucket).get("Status") or "Off"
+        if status == "Enabled":
+            return Finding(
+                "versioning",
+                Status.OK,
+                "Versioning is on: every download is pinned to the version confirm kept. "
+                "Deleting an upload leaves its old versions (a lifecycle rule for noncurrent "
+                "versions removes them).",
+            )
+        return Finding(
+            "versioning",
+            Status.OK,
+            f"Versioning is {status.lower()}: nothing relies on it (confirm keeps each "
+            "verified upload as a copy under a key no signed form names).",
+        )
+
     # -- object permissions ---------------------------------------------------------------
 
     def check_objects(self) -> list[Finding]:
+        """The object operations of the upload lifecycle, as the app does them.
+
+        Put a probe where a browser's POST lands (the staging prefix, with the ACL and
+        encryption the POST policy pins), copy it conditioned on its ETag to where confirm
+        keeps verified uploads, read the copy back, delete both, and check that a missing
+        key answers 404.
+        """
         key = probe_key()
+        staged = policy.staging_key(key)
         body = b"presigned_transfers bucket doctor probe\n"
-        extra: dict[str, str] = {}
-        if app_settings.acl:
-            extra["ACL"] = app_settings.acl
-        if app_settings.server_side_encryption:
-            extra["ServerSideEncryption"] = app_settings.server_side_encryption
-            if app_settings.server_side_encryption == "aws:kms" and app_settings.sse_kms_key_id:
-                extra["SSEKMSKeyId"] = app_settings.sse_kms_key_id
-        put = self._object_step(
+        extra = {param: value for _, param, value in storage.write_options()}
+        etag: list[str] = []
+
+        def put() -> None:
+            response = self.client.put_object(
+                Bucket=self.bucket, Key=staged, Body=body, ContentType="text/plain", **extra
+            )
+            etag.append(response.get("ETag", ""))
+
+        put_finding = self._object_step(
             "put-object",
             "PutObject",
-            f"Wrote a probe object at {key}",
-            lambda: self.client.put_object(
-                Bucket=self.bucket,
-                Key=key,
-                Body=body,
-                ContentType="text/plain",
-                **extra,
-            ),
-            denied_hint=f"Allow s3:PutObject on arn:aws:s3:::{self.bucket}/{self._prefix()}*.",
+            f"Wrote a probe object at {staged}",
+            put,
+            denied_hint=f"Allow s3:PutObject on {self._arn(app_settings.staging_prefix)} and "
+            f"{self._arn(self._prefix())}.",
         )
-        if put.status is not Status.OK:
-            return [put] + [
+        if put_finding.status is not Status.OK:
+            return [put_finding] + [
                 Finding(name, Status.SKIPPED, "Skipped: the probe object could not be written.")
                 for name in self._object_checks()[1:]
             ]
+        copy = self._object_step(
+            "copy-object",
+            "CopyObject",
+            f"Copied it, conditioned on its ETag, to {key}",
+            lambda: self.client.copy_object(
+                Bucket=self.bucket,
+                Key=key,
+                CopySource={"Bucket": self.bucket, "Key": staged},
+                CopySourceIfMatch=etag[0],
+                MetadataDirective="COPY",
+                **extra,
+            ),
+            denied_hint=f"Allow s3:GetObject on {self._arn(app_settings.staging_prefix)} and "
+            f"s3:PutObject on {self._arn(self._prefix())}: confirm keeps every verified upload "
+            "with a server-side copy.",
+        )
 
         def read() -> None:
             got = self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
             if got != body:
                 raise ValueError("the object read back differs from the one written")
 
-        get = self._object_step(
-            "get-object",
-            "GetObject",
-            "Read the probe object back",
-            read,
-            denied_hint=f"Allow s3:GetObject on arn:aws:s3:::{self.bucket}/{self._prefix()}*.",
+        get = (
+            self._object_step(
+                "get-object",
+                "GetObject",
+                "Read the copy back",
+                read,
+                denied_hint=f"Allow s3:GetObject on {self._arn(self._prefix())}.",
+            )
+            if copy.status is Status.OK
+            else Finding("get-object", Status.SKIPPED, "Skipped: the probe was not copied.")
         )
         delete = self._object_step(
             "delete-object",
             "DeleteObject",
-            "Deleted the probe object",
-            lambda: self.client.delete_object(Bucket=self.bucket, Key=key),
-            denied_hint=f"Allow s3:DeleteObject on arn:aws:s3:::{self.bucket}/{self._prefix()}* "
-            f"(and remove the probe object {key} by hand).",
+            "Deleted the probe objects",
+            lambda: [self.client.delete_object(Bucket=self.bucket, Key=k) for k in (staged, key)],
+            denied_hint=f"Allow s3:DeleteObject on {self._arn(app_settings.staging_prefix)} and "
+            f"{self._arn(self._prefix())} (and remove the probe objects {staged} and {key} by "
+            "hand).",
         )
-        return [put, get, delete, self._check_missing(key if delete.status is Status.OK else None)]
+        missing = self._check_missing(staged if delete.status is Status.OK else None)
+        return [put_finding, copy, get, delete, missing]
+
+    def _arn(self, prefix: str) -> str:
+        return f"arn:aws:s3:::{self.bucket}/{prefix}*"
 
     def _prefix(self) -> str:
         return app_settings.key_template.split("{", 1)[0]
@@ -489,7 +552,7 @@ class BucketDoctor:
         return Finding(name, Status.OK, f"{done} with the app's credentials.")
 
     def _check_missing(self, deleted_key: str | None) -> Finding:
-        key = deleted_key or probe_key()
+        key = deleted_key or policy.staging_key(probe_key())
         try:
             self.client.head_object(Bucket=self.bucket, Key=key)
         except ClientError as error:
@@ -506,7 +569,8 @@ class BucketDoctor:
                     "not arrived yet would look like a storage failure (503) instead of a "
                     "clear 409.",
                     f"Allow s3:ListBucket on arn:aws:s3:::{self.bucket} (restrict it with a "
-                    f"s3:prefix condition on {self._prefix()!r} if you like).",
+                    f"s3:prefix condition on {app_settings.staging_prefix!r} and "
+                    f"{self._prefix()!r} if you like).",
                 )
             return Finding(
                 "missing-object", Status.ERROR, f"HEAD of a missing key: {code}.", _LOOK_UP

@@ -140,6 +140,22 @@ class RateLimited(TransferError):
         self.retry_after = retry_after
 
 
+class ServiceUnavailable(TransferError):
+    """Raised when a part the app needs is down: the rate-limit cache or the database.
+
+    ``code`` says which (``rate_limit_unavailable``, ``database_unavailable``); the answer
+    carries ``Retry-After``.
+    """
+
+    status = 503
+    code = "service_unavailable"
+    default_message = _("The service is unavailable right now. Try again in a moment.")
+
+    def __init__(self, message: Any = None, *, retry_after: int = 10, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
+
+
 class StorageUnavailable(TransferError):
     """Raised when the S3 endpoint cannot be reached or answers with an unexpected error."""
 

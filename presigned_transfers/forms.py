@@ -28,6 +28,7 @@ from django.utils.translation import gettext_lazy as _
 
 from presigned_transfers import ui
 from presigned_transfers.models import Upload
+from presigned_transfers.policy import may_use
 
 
 class UploadWidget(forms.Widget):
@@ -46,12 +47,15 @@ class UploadWidget(forms.Widget):
         super().__init__(attrs)
         self.policy = policy
         self.label = label
-        #: The uploads the picker may show as already chosen; set by the field.
+        #: The uploads the picker may show as already chosen, and whose they are; set by the
+        #: field.
         self.queryset: Any = Upload.objects.none()
+        self.user: Any = None
 
     def __deepcopy__(self, memo: dict[int, Any]) -> UploadWidget:
         result: UploadWidget = super().__deepcopy__(memo)  # type: ignore[assignment]
         result.queryset = self.queryset
+        result.user = self.user
         return result
 
     def _values(self, value: Any) -> list[str]:
@@ -83,6 +87,7 @@ class UploadWidget(forms.Widget):
                 name=name,
                 values=[str(u.pk) for u in uploads],
                 uploads=uploads,
+                user=self.user,
             )
         )
         return context
@@ -121,7 +126,10 @@ def _valid_ids(values: Iterable[str]) -> list[str]:
 
 
 class _UserUploadsMixin:
-    """Restricts the choices to :attr:`user`'s complete uploads made under :attr:`policy`."""
+    """Restricts the choices to :attr:`user`'s complete uploads made under :attr:`policy`.
+
+    None at all when the user may not use that policy (its ``PERMISSION`` or ``ALLOW``).
+    """
 
     widget: Any
     policy: str | None
@@ -153,16 +161,20 @@ class _UserUploadsMixin:
     def user(self, user: Any) -> None:
         """Setting the user is what makes the field accept anything: their complete uploads."""
         self._user = user
-        queryset = (
-            Upload.objects.owned_by(user).complete().filter(policy=ui.get_policy(self.policy).name)
-        )
+        rules = ui.get_policy(self.policy)
+        if may_use(rules, user):
+            queryset = Upload.objects.owned_by(user).complete().filter(policy=rules.name)
+        else:
+            queryset = Upload.objects.none()
         self.queryset = queryset  # type: ignore[attr-defined]
         self.widget.queryset = queryset
+        self.widget.user = user
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Any:
         result = super().__deepcopy__(memo)  # type: ignore[misc]
         result._user = self._user
         result.widget.queryset = result.queryset
+        result.widget.user = self._user
         return result
 
     def clean(self, value: Any) -> Any:

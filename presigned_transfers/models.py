@@ -25,8 +25,15 @@ class Upload(models.Model):
     """One file a user uploaded (or was allowed to upload) straight to the bucket.
 
     ``id`` is a random UUID: it is what clients use, and it cannot be enumerated. Clients
-    never send the object ``key``: S3 needs it in the signed form and URL, but the server
-    only ever takes it from this row.
+    never send an object key: S3 needs it in the signed form and URL, but the server only
+    ever takes it from this row.
+
+    Two keys: the browser's signed upload writes to ``staging_key``; confirm verifies what
+    arrived there and copies exactly that version (conditioned on its ETag) to ``key``, which
+    no signed form or URL names, so nothing a client does afterwards changes what downloads
+    serve. ``staging_key`` is blank for uploads written in place (rows from before staging
+    existed). Both keys are recorded before anything is signed, so the cleanup can always
+    find every object an upload may have left.
     """
 
     class Status(models.TextChoices):
@@ -42,10 +49,14 @@ class Upload(models.Model):
         verbose_name=_("owner"),
     )
     key = models.CharField(_("object key"), max_length=1024, unique=True, editable=False)
+    staging_key = models.CharField(_("staging key"), max_length=1024, blank=True, editable=False)
     original_filename = models.CharField(_("file name"), max_length=255)
     content_type = models.CharField(_("content type"), max_length=255)
     declared_size = models.PositiveBigIntegerField(_("declared size"))
     verified_size = models.PositiveBigIntegerField(_("verified size"), null=True, blank=True)
+    #: The ETag (and, in a versioned bucket, the VersionId) of the object confirm verified.
+    etag = models.CharField(_("verified ETag"), max_length=255, blank=True, editable=False)
+    version_id = models.CharField(_("version"), max_length=1024, blank=True, editable=False)
     policy = models.CharField(_("policy"), max_length=64)
     status = models.CharField(
         _("status"), max_length=16, choices=Status.choices, default=Status.PENDING
@@ -83,3 +94,13 @@ class Upload(models.Model):
     @property
     def is_complete(self) -> bool:
         return self.status == self.Status.COMPLETE
+
+    @property
+    def upload_key(self) -> str:
+        """The key the browser's signed upload writes to."""
+        return self.staging_key or self.key
+
+    @property
+    def object_keys(self) -> list[str]:
+        """Every key this upload may have an object at (what deleting it must delete)."""
+        return [self.key, self.staging_key] if self.staging_key else [self.key]

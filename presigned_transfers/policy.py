@@ -12,11 +12,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import quote
 
+from django.core.exceptions import ImproperlyConfigured
 from django.template.defaultfilters import filesizeformat
+from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 
 from presigned_transfers import exceptions
-from presigned_transfers.conf import Policy, app_settings
+from presigned_transfers.conf import SETTING_NAME, Policy, app_settings
 
 #: Longest original filename accepted (bytes of UTF-8 are bounded by the column size).
 MAX_FILENAME_LENGTH = 255
@@ -91,13 +93,44 @@ def build_key(*, owner_id: object, filename: str, policy: str, now: datetime) ->
     Placeholders: ``{owner_id}``, ``{random}`` (32 hex characters), ``{filename}`` (see
     :func:`key_filename`), ``{policy}`` and ``{date}`` (``YYYY/MM/DD``).
     """
-    return app_settings.key_template.format(
+    key = app_settings.key_template.format(
         owner_id=quote(str(owner_id), safe=""),
         random=secrets.token_hex(16),
         filename=key_filename(filename),
         policy=key_filename(policy),
         date=now.strftime("%Y/%m/%d"),
     )
+    if key.startswith(app_settings.staging_prefix):
+        # A kept object must never sit where signed forms write (system check E021).
+        raise ImproperlyConfigured(
+            f"{SETTING_NAME}['KEY_TEMPLATE'] made the key {key!r}, which is under "
+            f"{SETTING_NAME}['STAGING_PREFIX'] ({app_settings.staging_prefix!r}): keys of kept "
+            "objects must not start with the staging prefix."
+        )
+    return key
+
+
+def staging_key(key: str) -> str:
+    """Where the browser's signed upload of the object to be kept at *key* lands first.
+
+    Under ``STAGING_PREFIX``, which no stored key starts with (a system check makes sure of
+    it), so a key named in a signed form is never a key downloads read.
+    """
+    return app_settings.staging_prefix + key
+
+
+def may_use(rules: Policy, user: object) -> bool:
+    """Whether *user* may upload under *rules*: its ``PERMISSION`` and ``ALLOW``, if any."""
+    if not rules.restricted:
+        return True
+    if not getattr(user, "is_authenticated", False):
+        return False
+    if rules.permission is not None and not user.has_perm(rules.permission):  # type: ignore[attr-defined]
+        return False
+    if rules.allow is not None:
+        allow = import_string(rules.allow) if isinstance(rules.allow, str) else rules.allow
+        return bool(allow(user))
+    return True
 
 
 def normalize_content_type(value: str) -> str:
@@ -107,12 +140,17 @@ def normalize_content_type(value: str) -> str:
 
 
 def validate_upload_request(
-    *, filename: object, content_type: object, size: object, policy: object = None
+    *,
+    filename: object,
+    content_type: object,
+    size: object,
+    policy: object = None,
+    user: object = None,
 ) -> UploadRequest:
-    """Check a client's request to upload one file against the named policy.
+    """Check *user*'s request to upload one file against the named policy.
 
     Raises a :class:`~presigned_transfers.exceptions.TransferError` naming the first
-    rule broken.
+    rule broken. A policy *user* may not use is refused exactly like one that does not exist.
     """
     if not isinstance(filename, str) or not filename.strip():
         raise exceptions.InvalidRequest(
@@ -133,7 +171,7 @@ def validate_upload_request(
         raise exceptions.InvalidRequest(_("“policy” must be a string."), code="invalid_policy")
 
     rules = app_settings.get_policy(policy)
-    if rules is None:
+    if rules is None or not may_use(rules, user):
         raise exceptions.UploadRefused(
             _("There is no upload policy called “%(name)s”.") % {"name": str(policy)[:64]},
             code="unknown_policy",

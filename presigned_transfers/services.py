@@ -2,30 +2,56 @@
 
 Views, the admin, form fields and management commands all go through these functions, so
 ownership, state changes, signals and audit records happen the same way everywhere.
+
+The upload lifecycle is sign -> transfer -> verify -> store:
+
+* **sign** (:func:`create_upload`): a pending row records both keys of the upload — the
+  staging key the browser's signed form writes to and the key the verified object will be
+  kept at — before the form is signed;
+* **transfer**: the browser POSTs to S3 (Django sees no byte);
+* **verify** (:func:`confirm_upload`, or :func:`reconcile_upload` when the browser never
+  came back): one ranged GET reads the object's first bytes, and with them its size, type,
+  ETag and version; size, type, quota and content are checked against what was signed;
+* **store**: a server-side copy of exactly that version (``x-amz-copy-source-if-match``) to
+  the kept key, which no signed form names; the row becomes complete with the ETag (and
+  VersionId) kept; the staging object is deleted after the commit. A client POSTing its form
+  again, before or after, changes only the staging key, which no download reads.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import Count, Q, Sum
-from django.db.models.signals import post_delete
-from django.dispatch import receiver
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from presigned_transfers import exceptions, policy, signals, signing, sniffing, storage
+from presigned_transfers import (
+    audit,
+    exceptions,
+    policy,
+    receivers,
+    signals,
+    signing,
+    sniffing,
+    storage,
+)
 from presigned_transfers.conf import app_settings
 from presigned_transfers.models import Upload
 
 logger = logging.getLogger("presigned_transfers")
+
+#: How many times confirm reads an upload's object again when it was replaced between being
+#: read and being kept (a client POSTing its signed form again), before answering 409.
+VERIFY_ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -34,29 +60,6 @@ class NewUpload:
 
     upload: Upload
     post: signing.SignedPost
-
-
-def _audit(
-    event: str, *, user: Any, upload: Upload | None = None, upload_id: Any = None, **extra: Any
-) -> None:
-    """One structured log record per security-relevant event; never a URL or a secret.
-
-    The record's ``event``, ``user_id`` (who acted; ``None`` for the system) and
-    ``upload_id`` attributes, plus any *extra*, are there for structured log handlers.
-    Pass *upload_id* for an upload whose row is already deleted (its ``pk`` is ``None``).
-    """
-    user_id = getattr(user, "pk", None)
-    if upload is not None and upload.pk is not None:
-        upload_id = upload.pk
-    upload_id = str(upload_id) if upload_id is not None else None
-    logger.info(
-        "%s user=%s upload=%s%s",
-        event,
-        user_id,
-        upload_id,
-        "".join(f" {k}={v}" for k, v in extra.items()),
-        extra={"event": event, "user_id": user_id, "upload_id": upload_id, **extra},
-    )
 
 
 def get_owned_upload(user: Any, upload_id: Any, *, lock: bool = False) -> Upload:
@@ -127,17 +130,18 @@ def create_upload(
     """Validate a request to upload one file, record it as pending and sign its POST."""
     try:
         wanted = policy.validate_upload_request(
-            filename=filename, content_type=content_type, size=size, policy=policy_name
+            filename=filename, content_type=content_type, size=size, policy=policy_name, user=user
         )
     except exceptions.TransferError as error:
-        _audit("refuse", user=user, stage="sign", code=error.code)
+        audit.record("refuse", user=user, stage="sign", code=error.code)
         raise
     now = timezone.now()
     key = policy.build_key(
         owner_id=user.pk, filename=wanted.filename, policy=wanted.policy.name, now=now
     )
+    staging_key = policy.staging_key(key)
     post = signing.presign_post(
-        key=key,
+        key=staging_key,
         content_type=wanted.content_type,
         min_size=wanted.policy.min_size,
         # S3 itself refuses a file larger than announced; confirm catches a smaller one.
@@ -149,6 +153,7 @@ def create_upload(
             upload = Upload.objects.create(
                 owner=user,
                 key=key,
+                staging_key=staging_key,
                 original_filename=wanted.filename,
                 content_type=wanted.content_type,
                 declared_size=wanted.size,
@@ -156,27 +161,242 @@ def create_upload(
                 expires_at=post.expires_at,
             )
     except exceptions.UploadRefused as error:
-        _audit("refuse", user=user, stage="sign", code=error.code)
+        audit.record("refuse", user=user, stage="sign", code=error.code)
         raise
-    _audit("sign", user=user, upload=upload, size=wanted.size, type=wanted.content_type)
+    audit.record("sign", user=user, upload=upload, size=wanted.size, type=wanted.content_type)
     signals.upload_signed.send(sender=Upload, upload=upload, request=request)
     return NewUpload(upload=upload, post=post)
 
 
-def _find_mismatch(upload: Upload, info: storage.ObjectInfo) -> exceptions.TransferError | None:
+def confirm_upload(*, user: Any, upload_id: Any, request: HttpRequest | None = None) -> Upload:
+    """Verify *user*'s uploaded object against what was signed; keep it or refuse it.
+
+    Idempotent: confirming a complete upload returns it again; confirming a refused one
+    raises the same refusal. The upload's row stays locked while S3 is asked, so concurrent
+    confirms (and the cleanup) see one consistent answer. When S3 or the database fails,
+    nothing changes: the upload stays pending and a later confirm (or the reconcile in
+    ``presigned_cleanup``) completes it.
+    """
+    with _keeping() as written, transaction.atomic():
+        upload = get_owned_upload(user, upload_id, lock=True)
+        if upload.status == Upload.Status.COMPLETE:
+            return upload
+        if upload.status == Upload.Status.FAILED:
+            raise _refusal(upload.failure_code)
+        try:
+            refused = _verify_and_store(upload, written)
+        except exceptions.UploadStateConflict as error:
+            audit.record("refuse", user=user, upload=upload, stage="confirm", code=error.code)
+            raise
+    _announce(upload, refused, user=user, request=request)
+    return upload
+
+
+def reconcile_upload(upload_id: Any) -> str:
+    """Verify and store a pending upload whose browser never confirmed it, as confirm would.
+
+    For ``presigned_cleanup``: an upload whose bytes arrived intact is completed on the
+    server's side (``upload_confirmed`` is sent with ``request=None``; the audit record says
+    ``by=reconcile``), never deleted as abandoned. Returns ``"complete"``, ``"refused"``
+    (now failed, its object deleted), ``"missing"`` (nothing arrived: the caller may remove
+    it), ``"changed"`` (its object kept changing; left pending) or ``"skipped"`` (not pending,
+    or locked by a confirm in progress). :class:`StorageUnavailable` leaves it pending.
+    """
+    with _keeping() as written, transaction.atomic():
+        upload = (
+            Upload.objects.select_for_update(skip_locked=True)
+            .filter(pk=upload_id, status=Upload.Status.PENDING)
+            .first()
+        )
+        if upload is None:
+            return "skipped"
+        try:
+            refused = _verify_and_store(upload, written)
+        except exceptions.UploadStateConflict as error:
+            return "missing" if error.code == "upload_missing" else "changed"
+    try:
+        _announce(upload, refused, user=None, request=None, by="reconcile")
+    except exceptions.TransferError:
+        return "refused"
+    return "complete"
+
+
+def inspect_upload(upload: Upload) -> str:
+    """What :func:`reconcile_upload` would do with *upload*, changing nothing (a dry run).
+
+    ``"complete"``, ``"refused"`` or ``"missing"``; reads the object's first bytes only.
+    """
+    with transaction.atomic():
+        found, refused = _verify(upload)
+        transaction.set_rollback(True)
+    if found is None:
+        return "missing"
+    return "complete" if refused is None else "refused"
+
+
+@contextlib.contextmanager
+def _keeping() -> Iterator[list[str]]:
+    """Collect the keys the store step writes; take them back if what follows fails.
+
+    The row did not become complete then (the database failed, or anything else after the
+    copy), so the copy must not outlive it: S3 holds nothing the table does not account for.
+    """
+    written: list[str] = []
+    try:
+        yield written
+    except BaseException:
+        if written:
+            try:
+                storage.remove(written)
+            except exceptions.StorageUnavailable:
+                # Still findable: the row is pending and names this key; cleanup removes it.
+                logger.exception("discard-failed key=%s", " ".join(written))
+        raise
+
+
+def _verify(upload: Upload) -> tuple[storage.ObjectStart | None, exceptions.TransferError | None]:
+    """Read the start of what the upload's transfer wrote, and check it against what was signed.
+
+    Returns ``(None, None)`` when nothing arrived, else what was read and the refusal, if any.
+    Call inside a transaction (the quota recount locks the owner's row).
+    """
+    found = storage.read_start(upload.upload_key, _read_length(upload))
+    if found is None:
+        return None, None
+    refused = _find_mismatch(upload, found)
+    if refused is None and upload.expires_at <= timezone.now():
+        # Its window has closed, so it stopped counting against the quota and other
+        # uploads may have taken its room since: count it again before accepting it.
+        try:
+            _check_quota(upload.owner, upload.declared_size, exclude=upload.pk)
+        except exceptions.UploadRefused as error:
+            refused = error
+    if refused is None:
+        refused = _sniff(upload, found.head)
+    return found, refused
+
+
+def _verify_and_store(upload: Upload, written: list[str]) -> exceptions.TransferError | None:
+    """Verify the pending, locked *upload* and keep exactly the version that passed.
+
+    Returns ``None`` when the upload is now complete, or the refusal (its objects deleted,
+    the row failed). Raises :class:`UploadStateConflict` (``upload_missing``: nothing
+    arrived; ``upload_changed``: the object was replaced every time between being read and
+    being kept) or :class:`StorageUnavailable`, with nothing changed. Keys written are
+    appended to *written*.
+    """
+    for _attempt in range(VERIFY_ATTEMPTS):
+        found, refused = _verify(upload)
+        if found is None:
+            raise exceptions.UploadStateConflict(
+                _("The file has not arrived in storage. Upload it first, then confirm."),
+                code="upload_missing",
+            )
+        if refused is not None:
+            # Its objects first: not marked failed while a refused object is still there.
+            storage.remove(upload.object_keys)
+            upload.status = Upload.Status.FAILED
+            upload.failure_code = refused.code
+            upload.verified_size = found.size
+            upload.save(update_fields=["status", "failure_code", "verified_size", "updated_at"])
+            return refused
+        try:
+            stored = _store(upload, found, written)
+        except storage.ObjectChanged:
+            continue  # replaced after it was read: verify what is there now
+        upload.status = Upload.Status.COMPLETE
+        upload.verified_size = found.size
+        upload.etag, upload.version_id = stored.etag, stored.version_id
+        upload.confirmed_at = timezone.now()
+        upload.save(
+            update_fields=[
+                "status",
+                "verified_size",
+                "etag",
+                "version_id",
+                "confirmed_at",
+                "updated_at",
+            ]
+        )
+        if upload.staging_key:
+            transaction.on_commit(_forget_staging(upload.pk, upload.staging_key))
+        return None
+    raise exceptions.UploadStateConflict(
+        _("The file changed while it was being checked. Confirm again."), code="upload_changed"
+    )
+
+
+def _store(upload: Upload, found: storage.ObjectStart, written: list[str]) -> storage.StoredObject:
+    """Make the verified version *found* the upload's kept object."""
+    if not upload.staging_key:
+        return storage.StoredObject(etag=found.etag, version_id=found.version_id)
+    stored = storage.copy_object(upload.staging_key, upload.key, if_match=found.etag)
+    written.append(upload.key)
+    return stored
+
+
+def _forget_staging(pk: Any, key: str) -> Callable[[], None]:
+    def forget() -> None:
+        # A staging object left behind (or POSTed again while the window is open) is
+        # deleted by presigned_cleanup once the window has closed; no download reads it.
+        try:
+            storage.delete_object(key)
+        except exceptions.StorageUnavailable:
+            logger.warning("staging-delete-failed upload=%s", pk)
+
+    return forget
+
+
+def _announce(
+    upload: Upload,
+    refused: exceptions.TransferError | None,
+    *,
+    user: Any,
+    request: HttpRequest | None,
+    by: str | None = None,
+) -> None:
+    """Audit and signal what verifying *upload* decided; raise the refusal, if any."""
+    extra = {"by": by} if by else {}
+    if refused is not None:
+        audit.record(
+            "refuse", user=user, upload=upload, stage="confirm", code=refused.code, **extra
+        )
+        signals.upload_refused.send(
+            sender=Upload, upload=upload, code=refused.code, request=request
+        )
+        raise refused
+    audit.record("confirm", user=user, upload=upload, size=upload.verified_size, **extra)
+    signals.upload_confirmed.send(sender=Upload, upload=upload, request=request)
+
+
+def _read_length(upload: Upload) -> int:
+    """How many of the object's first bytes verifying it needs (at least one: the range
+    GET's answer carries the size and version; 0 only for an empty file)."""
+    wanted = sniffing.HEAD_BYTES if _sniffer(upload) is not None else 1
+    return min(wanted, upload.declared_size)
+
+
+def _sniffer(upload: Upload) -> sniffing.Sniffer | None:
+    if not app_settings.sniff_content:
+        return None
     rules = app_settings.get_policy(upload.policy)
-    if info.size != upload.declared_size:
+    return sniffing.get_sniffer(rules.sniff if rules is not None else True)
+
+
+def _find_mismatch(upload: Upload, found: storage.ObjectStart) -> exceptions.TransferError | None:
+    rules = app_settings.get_policy(upload.policy)
+    if found.size != upload.declared_size:
         return exceptions.UploadRefused(
             _("The uploaded file is %(actual)d bytes, not the %(declared)d bytes announced.")
-            % {"actual": info.size, "declared": upload.declared_size},
+            % {"actual": found.size, "declared": upload.declared_size},
             code="size_mismatch",
         )
-    if rules is not None and not rules.min_size <= info.size <= rules.max_size:
+    if rules is not None and not rules.min_size <= found.size <= rules.max_size:
         return exceptions.UploadRefused(
             _("The uploaded file's size is outside what the policy allows."),
             code="size_not_allowed",
         )
-    if policy.normalize_content_type(info.content_type) != upload.content_type:
+    if policy.normalize_content_type(found.content_type) != upload.content_type:
         return exceptions.UploadRefused(
             _("The uploaded file's type does not match the type it was signed for."),
             code="content_type_mismatch",
@@ -192,73 +412,15 @@ def _refusal(code: str) -> exceptions.UploadRefused:
     )
 
 
-def confirm_upload(*, user: Any, upload_id: Any, request: HttpRequest | None = None) -> Upload:
-    """Check the uploaded object against what was signed; mark it complete or failed.
-
-    Idempotent: confirming a complete upload returns it again; confirming a refused one
-    raises the same refusal. The upload's row stays locked while S3 is asked, so concurrent
-    confirms (and the cleanup command) see one consistent answer.
-    """
-    refused: exceptions.TransferError | None = None
-    with transaction.atomic():
-        upload = get_owned_upload(user, upload_id, lock=True)
-        if upload.status == Upload.Status.COMPLETE:
-            return upload
-        if upload.status == Upload.Status.FAILED:
-            raise _refusal(upload.failure_code)
-        info = storage.head_object(upload.key)
-        if info is None:
-            _audit("refuse", user=user, upload=upload, stage="confirm", code="upload_missing")
-            raise exceptions.UploadStateConflict(
-                _("The file has not arrived in storage. Upload it first, then confirm."),
-                code="upload_missing",
-            )
-        refused = _find_mismatch(upload, info)
-        if refused is None and upload.expires_at <= timezone.now():
-            # Its window has closed, so it stopped counting against the quota and other
-            # uploads may have taken its room since: count it again before accepting it.
-            try:
-                _check_quota(user, upload.declared_size, exclude=upload.pk)
-            except exceptions.UploadRefused as error:
-                refused = error
-        if refused is None:
-            refused = _sniff(upload, info)
-        if refused is None:
-            upload.status = Upload.Status.COMPLETE
-            upload.verified_size = info.size
-            upload.confirmed_at = timezone.now()
-            upload.save(update_fields=["status", "verified_size", "confirmed_at", "updated_at"])
-        else:
-            storage.delete_object(upload.key)
-            upload.status = Upload.Status.FAILED
-            upload.failure_code = refused.code
-            upload.verified_size = info.size
-            upload.save(update_fields=["status", "failure_code", "verified_size", "updated_at"])
-    if refused is not None:
-        _audit("refuse", user=user, upload=upload, stage="confirm", code=refused.code)
-        signals.upload_refused.send(
-            sender=Upload, upload=upload, code=refused.code, request=request
-        )
-        raise refused
-    _audit("confirm", user=user, upload=upload, size=upload.verified_size)
-    signals.upload_confirmed.send(sender=Upload, upload=upload, request=request)
-    return upload
-
-
-def _sniff(upload: Upload, info: storage.ObjectInfo) -> exceptions.TransferError | None:
-    """Read the object's first bytes and ask the policy's sniffer whether they fit its type.
+def _sniff(upload: Upload, head: bytes) -> exceptions.TransferError | None:
+    """Ask the policy's sniffer whether the object's first bytes fit its declared type.
 
     ``None`` means the content is acceptable (or sniffing is off); see
     :mod:`presigned_transfers.sniffing`.
     """
-    if not app_settings.sniff_content:
-        return None
-    rules = app_settings.get_policy(upload.policy)
-    sniffer = sniffing.get_sniffer(rules.sniff if rules is not None else True)
+    sniffer = _sniffer(upload)
     if sniffer is None:
         return None
-    length = min(sniffing.HEAD_BYTES, info.size)
-    head = storage.read_head(upload.key, length) if length > 0 else b""
     try:
         accepted = sniffer(head, upload.content_type)
     except exceptions.TransferError as error:
@@ -280,45 +442,28 @@ def download_url(*, user: Any, upload_id: Any) -> signing.SignedUrl:
 
 
 def sign_download(upload: Upload, *, user: Any) -> signing.SignedUrl:
-    """A presigned GET for *upload* (the caller has checked who may have it)."""
+    """A presigned GET of *upload*'s kept object (the caller has checked who may have it).
+
+    Only ever the key confirm stored, pinned to the version it stored in a versioned bucket:
+    the bytes served are the bytes that were verified.
+    """
     if not upload.is_complete:
         raise exceptions.UploadStateConflict()
     signed = signing.presign_get(
-        key=upload.key, content_disposition=policy.content_disposition(upload.original_filename)
+        key=upload.key,
+        content_disposition=policy.content_disposition(upload.original_filename),
+        version_id=upload.version_id or None,
     )
-    _audit("download", user=user, upload=upload)
+    audit.record("download", user=user, upload=upload)
     return signed
 
 
 def delete_upload(*, user: Any, upload_id: Any) -> None:
-    """Delete *user*'s upload: its object first, then its row."""
+    """Delete *user*'s upload: its objects first, then its row."""
     with transaction.atomic():
         upload = get_owned_upload(user, upload_id, lock=True)
-        storage.delete_object(upload.key)
-        upload._object_deleted = True  # type: ignore[attr-defined]
+        storage.remove(upload.object_keys)
+        receivers.mark_objects_deleted(upload)
         pk = upload.pk
         upload.delete()
-    _audit("delete", user=user, upload_id=pk)
-
-
-@receiver(post_delete, sender=Upload, dispatch_uid="presigned_transfers.upload_deleted")
-def _delete_object_with_row(sender: type[Upload], instance: Upload, **kwargs: Any) -> None:
-    """However a row goes (admin, cascade, queryset delete), its object goes too."""
-    if not getattr(instance, "_object_deleted", False):
-        # Read now: by the time the transaction commits, Django has set instance.pk to None.
-        key, pk = instance.key, instance.pk
-
-        def delete() -> None:
-            try:
-                storage.delete_object(key)
-            except exceptions.StorageUnavailable:
-                # The row is gone: the key is all an operator has to find the orphan.
-                logger.exception("delete-failed upload=%s key=%s", pk, key)
-
-        transaction.on_commit(delete)
-    signals.upload_deleted.send(sender=Upload, upload=instance)
-
-
-def expiry_cutoff() -> Any:
-    """Pending uploads whose window ended before this moment can be cleaned up."""
-    return timezone.now() - timedelta(seconds=app_settings.cleanup_grace)
+    audit.record("delete", user=user, upload_id=pk)

@@ -101,25 +101,14 @@ def post_fields_and_conditions(
     *, content_type: str, min_size: int, max_size: int
 ) -> tuple[dict[str, str], list[object]]:
     """The form fields and policy conditions every upload is pinned to (key aside)."""
-    fields: dict[str, str] = {}
-    conditions: list[object] = []
-    acl = app_settings.acl
-    if acl:
-        fields["acl"] = acl
-        conditions.append({"acl": acl})
-    fields["Content-Type"] = content_type
-    conditions += [
+    fields = {"Content-Type": content_type}
+    conditions: list[object] = [
         ["eq", "$Content-Type", content_type],
         ["content-length-range", min_size, max_size],
     ]
-    sse = app_settings.server_side_encryption
-    if sse:
-        fields["x-amz-server-side-encryption"] = sse
-        conditions.append({"x-amz-server-side-encryption": sse})
-        if sse == "aws:kms" and app_settings.sse_kms_key_id:
-            key_id = app_settings.sse_kms_key_id
-            fields["x-amz-server-side-encryption-aws-kms-key-id"] = key_id
-            conditions.append({"x-amz-server-side-encryption-aws-kms-key-id": key_id})
+    for field, _, value in storage.write_options():
+        fields[field] = value
+        conditions.append({field: value})
     return fields, conditions
 
 
@@ -155,13 +144,17 @@ def presign_get(
     *,
     key: str,
     content_disposition: str | None = None,
+    version_id: str | None = None,
     expires_in: int | None = None,
     now: datetime | None = None,
 ) -> SignedUrl:
-    """Sign a download of the object at *key*, optionally forcing a Content-Disposition."""
+    """Sign a download of the object at *key* (of that version, if given), optionally forcing
+    a Content-Disposition."""
     expires_in = _bounded(expires_in or app_settings.download_expiry, MAX_DOWNLOAD_EXPIRY)
     now = _now(now)
     params = {"response-content-disposition": content_disposition} if content_disposition else {}
+    if version_id:
+        params["versionId"] = version_id
     presigner, credentials = get_signer()
     url = presigner.presign_url(
         _credentials(credentials),

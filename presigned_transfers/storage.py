@@ -1,4 +1,4 @@
-"""The S3 API calls the server makes itself: HEAD, ranged GET, DELETE, CORS.
+"""The S3 API calls the server makes itself: ranged GET, conditional copy, HEAD, DELETE.
 
 The boto3 client is built lazily from settings and kept per thread (boto3 clients are
 thread-safe, but sessions are not, and a per-thread client is what django-storages does).
@@ -26,15 +26,62 @@ _session: boto3.session.Session | None = None
 _generation = 0
 
 NOT_FOUND_CODES = frozenset({"404", "NoSuchKey", "NotFound"})
+#: What S3 answers a conditional request whose object is not the version it names.
+_CHANGED_CODES = frozenset({"412", "PreconditionFailed", *NOT_FOUND_CODES})
+
+
+class ObjectChanged(Exception):
+    """Raised when the object a conditional request names is no longer that version."""
 
 
 @dataclass(frozen=True)
-class ObjectInfo:
-    """What a HEAD of an uploaded object tells."""
+class ObjectStart:
+    """One read of an object's first bytes, and what the same answer says of its version."""
 
     size: int
     content_type: str
+    #: Without quotes; what a later request conditions on (``If-Match``).
     etag: str
+    #: The version's id in a versioned bucket, else ``""``.
+    version_id: str
+    head: bytes
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    """The object a copy wrote."""
+
+    etag: str
+    version_id: str
+
+
+def error_code(error: ClientError) -> str:
+    """The S3 error code of a botocore ``ClientError`` (``"NoSuchKey"``, ``"403"``, ...)."""
+    return str(error.response.get("Error", {}).get("Code", ""))
+
+
+def write_options() -> list[tuple[str, str, str]]:
+    """``(POST form field, boto3 parameter, value)`` for what every stored object is pinned to.
+
+    The ACL (``ACL``) and server-side encryption (``SERVER_SIDE_ENCRYPTION``,
+    ``SSE_KMS_KEY_ID``): the POST policy pins them for the browser, and the server passes the
+    same to every object it writes itself (the copy at confirm, the doctor's probe).
+    """
+    options = []
+    if app_settings.acl:
+        options.append(("acl", "ACL", app_settings.acl))
+    sse = app_settings.server_side_encryption
+    if sse:
+        options.append(("x-amz-server-side-encryption", "ServerSideEncryption", sse))
+        if sse == "aws:kms" and app_settings.sse_kms_key_id:
+            options.append(
+                (
+                    "x-amz-server-side-encryption-aws-kms-key-id",
+                    "SSEKMSKeyId",
+                    app_settings.sse_kms_key_id,
+                )
+            )
+    return options
 
 
 def get_session() -> boto3.session.Session:
@@ -57,9 +104,9 @@ def get_client() -> Any:
             config=Config(
                 signature_version="s3v4",
                 s3={"addressing_style": app_settings.addressing_style},
-                retries={"max_attempts": 3, "mode": "standard"},
-                connect_timeout=5,
-                read_timeout=30,
+                retries={"max_attempts": app_settings.s3_max_attempts, "mode": "standard"},
+                connect_timeout=app_settings.s3_connect_timeout,
+                read_timeout=app_settings.s3_read_timeout,
             ),
         )
         _local.generation = _generation
@@ -78,33 +125,96 @@ def _storage_error(error: Exception) -> exceptions.StorageUnavailable:
     return exceptions.StorageUnavailable(details={"reason": type(error).__name__})
 
 
-def head_object(key: str) -> ObjectInfo | None:
-    """Size, type and ETag of the object at *key*, or ``None`` if there is none."""
+def _version(response: dict[str, Any]) -> str:
+    version = response.get("VersionId") or ""
+    # An unversioned bucket's objects have the version "null": nothing worth pinning.
+    return "" if version == "null" else str(version)
+
+
+def head_object(key: str) -> ObjectStart | None:
+    """Size, type, ETag and version of the object at *key* (no bytes), or ``None``."""
     try:
         response = get_client().head_object(Bucket=app_settings.bucket, Key=key)
     except ClientError as error:
-        if error.response.get("Error", {}).get("Code") in NOT_FOUND_CODES:
+        if error_code(error) in NOT_FOUND_CODES:
             return None
         raise _storage_error(error) from error
     except BotoCoreError as error:
         raise _storage_error(error) from error
-    return ObjectInfo(
+    return ObjectStart(
         size=int(response["ContentLength"]),
         content_type=response.get("ContentType", ""),
         etag=response.get("ETag", "").strip('"'),
+        version_id=_version(response),
+        head=b"",
     )
 
 
-def read_head(key: str, length: int) -> bytes:
-    """The first *length* bytes of the object at *key* (a ranged GET)."""
+def read_start(key: str, length: int) -> ObjectStart | None:
+    """The first *length* bytes of the object at *key*, with its size, type, ETag and version.
+
+    One ranged GET: its answer carries the whole object's size (``Content-Range``), type,
+    ETag and VersionId, all of the version whose bytes it returns, so what is checked and
+    what is kept afterwards (conditioned on that ETag) are one version. ``None`` if there is
+    no object. *length* 0, or an empty object (S3 answers a range of it with 416), take a
+    HEAD instead.
+    """
+    if length <= 0:
+        return head_object(key)
     try:
         response = get_client().get_object(
             Bucket=app_settings.bucket, Key=key, Range=f"bytes=0-{length - 1}"
         )
         with response["Body"] as body:
-            return body.read(length)
-    except (ClientError, BotoCoreError) as error:
+            head = body.read(length)
+    except ClientError as error:
+        code = error_code(error)
+        if code in NOT_FOUND_CODES:
+            return None
+        if code in ("InvalidRange", "416"):
+            return head_object(key)
         raise _storage_error(error) from error
+    except BotoCoreError as error:
+        raise _storage_error(error) from error
+    content_range = response.get("ContentRange") or ""
+    total = content_range.rpartition("/")[2]
+    # A server that ignores Range answers 200 with the whole object: its length is the size.
+    size = int(total) if total.isdigit() else int(response["ContentLength"])
+    return ObjectStart(
+        size=size,
+        content_type=response.get("ContentType", ""),
+        etag=response.get("ETag", "").strip('"'),
+        version_id=_version(response),
+        head=head,
+    )
+
+
+def copy_object(source: str, target: str, *, if_match: str) -> StoredObject:
+    """Copy the object at *source* to *target* in the bucket, if it is still version *if_match*.
+
+    A server-side copy (no byte passes through Django), conditioned on the source's ETag
+    (``x-amz-copy-source-if-match``): :class:`ObjectChanged` if the source was replaced or
+    removed since it was read. The copy keeps the source's Content-Type and gets the ACL and
+    encryption every stored object is pinned to (:func:`write_options`).
+    """
+    extra = {param: value for _, param, value in write_options()}
+    try:
+        response = get_client().copy_object(
+            Bucket=app_settings.bucket,
+            Key=target,
+            CopySource={"Bucket": app_settings.bucket, "Key": source},
+            CopySourceIfMatch=f'"{if_match}"',
+            MetadataDirective="COPY",
+            **extra,
+        )
+    except ClientError as error:
+        if error_code(error) in _CHANGED_CODES:
+            raise ObjectChanged(source) from error
+        raise _storage_error(error) from error
+    except BotoCoreError as error:
+        raise _storage_error(error) from error
+    result = response.get("CopyObjectResult", {})
+    return StoredObject(etag=result.get("ETag", "").strip('"'), version_id=_version(response))
 
 
 def delete_object(key: str) -> None:
@@ -113,6 +223,19 @@ def delete_object(key: str) -> None:
         get_client().delete_object(Bucket=app_settings.bucket, Key=key)
     except (ClientError, BotoCoreError) as error:
         raise _storage_error(error) from error
+
+
+def remove(keys: list[str]) -> None:
+    """Delete the objects at *keys* (missing ones count as deleted) in one request.
+
+    :class:`StorageUnavailable` if any of them could not be deleted.
+    """
+    if len(keys) == 1:
+        delete_object(keys[0])
+        return
+    failures = delete_objects(keys)
+    if failures:
+        raise exceptions.StorageUnavailable(details={"reason": sorted(failures.values())[0]})
 
 
 def delete_objects(keys: list[str]) -> dict[str, str]:

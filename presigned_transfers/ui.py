@@ -27,6 +27,7 @@ from django.utils.translation import gettext as _
 
 from presigned_transfers.conf import SETTING_NAME, Policy, app_settings
 from presigned_transfers.models import Upload
+from presigned_transfers.policy import may_use
 
 SCRIPT_PATH = "presigned_transfers/presigned_transfers.js"
 CSS_PATH = "presigned_transfers/presigned_transfers.css"
@@ -160,6 +161,12 @@ def client_messages() -> dict[str, str]:
     }
 
 
+def context_user(context: Mapping[str, Any]) -> object:
+    """The user a template is rendered for: ``request.user``, else ``user``, else ``None``."""
+    request = context.get("request")
+    return getattr(request, "user", None) or context.get("user")
+
+
 def csrf_token(context: Mapping[str, Any]) -> str:
     """The page's CSRF token, or ``""`` when rendering without a request."""
     token = context.get("csrf_token")
@@ -179,13 +186,19 @@ def picker_context(
     name: str | None = None,
     values: Iterable[str] = (),
     uploads: Iterable[Upload] = (),
+    user: object = None,
 ) -> dict[str, Any]:
     """The context of ``presigned_transfers/picker.html``.
 
     *name* turns the picker into a form control: each upload id is kept in a hidden input
     of that name (*values* are the ids it starts with, *uploads* those the user may see).
+    A *user* who may not use the policy (see ``PERMISSION`` and ``ALLOW``) gets a notice
+    instead of a picker.
     """
     rules = get_policy(policy)
+    if not may_use(rules, user):
+        # Shown only to someone who may not upload under this policy: no control, no config.
+        return {"picker_id": picker_id, "unavailable": True}
     if label is None:
         label = _("Choose files") if multiple else _("Choose a file")
     help_text = (

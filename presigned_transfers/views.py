@@ -14,8 +14,10 @@ import logging
 from collections.abc import Callable
 from typing import Any, ClassVar
 
-from django.core.exceptions import RequestDataTooBig
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured, RequestDataTooBig
 from django.core.signals import got_request_exception
+from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
 from django.urls import reverse
@@ -28,6 +30,9 @@ from presigned_transfers.conf import app_settings
 from presigned_transfers.models import Upload
 
 logger = logging.getLogger("presigned_transfers")
+
+#: What django-ratelimit's ``get_usage`` answers when its cache gave no count.
+_CACHE_FAILED = {"count": 0, "limit": 0, "should_limit": True, "time_left": -1}
 
 
 class _CsrfCheck(CsrfViewMiddleware):
@@ -43,8 +48,9 @@ def _no_view(request: HttpRequest) -> HttpResponse:  # pragma: no cover - never 
 
 def error_response(error: exceptions.TransferError) -> JsonResponse:
     response = JsonResponse(error.as_dict(), status=error.status)
-    if isinstance(error, exceptions.RateLimited):
-        response["Retry-After"] = str(error.retry_after)
+    retry_after = getattr(error, "retry_after", None)
+    if retry_after is not None:
+        response["Retry-After"] = str(retry_after)
     if isinstance(error, exceptions.MethodNotAllowed):
         response["Allow"] = ", ".join(error.details.get("allowed", ()))
     response["Cache-Control"] = "no-store"
@@ -85,6 +91,17 @@ class JsonView(View):
             response = handler(request, *args, **kwargs)
         except exceptions.TransferError as error:
             response = error_response(error)
+        except (OperationalError, InterfaceError):
+            # The database is down or unreachable: nothing was written (every change is one
+            # transaction), and the client may simply try again.
+            logger.exception("Database unavailable in %s", type(self).__name__)
+            got_request_exception.send(sender=type(self), request=request)
+            response = error_response(
+                exceptions.ServiceUnavailable(
+                    _("The database is unavailable right now. Try again in a moment."),
+                    code="database_unavailable",
+                )
+            )
         except Exception:
             # A bug or an outage (database, cache): still JSON, never the project's HTML 500
             # page. Django's own reporting (error e-mails, Sentry, the test client) is told.
@@ -122,13 +139,30 @@ class JsonView(View):
         rate = app_settings.rate_limits.get(self.rate_limit_group)
         if not rate:
             return
-        usage = get_usage(
-            request,
-            group=f"presigned_transfers.{self.rate_limit_group}",
-            key="user",
-            rate=rate,
-            increment=True,
-        )
+        try:
+            usage = get_usage(
+                request,
+                group=f"presigned_transfers.{self.rate_limit_group}",
+                key="user",
+                rate=rate,
+                increment=True,
+            )
+        except ImproperlyConfigured:
+            raise
+        except Exception:
+            # The cache (Redis, Memcached) is down or unreachable: nothing can be counted.
+            if getattr(settings, "RATELIMIT_FAIL_OPEN", False):
+                logger.warning("Rate-limit cache unavailable; request let through", exc_info=True)
+                return
+            logger.error("Rate-limit cache unavailable", exc_info=True)
+            usage = _CACHE_FAILED
+        # django-ratelimit answers _CACHE_FAILED itself when its cache gave no count (and
+        # RATELIMIT_FAIL_OPEN is off): a 429 would tell the user it was their fault.
+        if usage == _CACHE_FAILED:
+            raise exceptions.ServiceUnavailable(
+                _("Requests cannot be counted right now. Try again in a moment."),
+                code="rate_limit_unavailable",
+            )
         if usage is not None and usage["should_limit"]:
             raise exceptions.RateLimited(retry_after=max(1, int(usage["time_left"])))
 

@@ -45,10 +45,10 @@ def make_upload(owner: Any, **fields: Any) -> Upload:
 
 
 def put_object(s3: Any, upload: Upload, body: bytes = PDF, content_type: str | None = None) -> None:
-    """Store *body* at the upload's key, as a browser's POST would."""
+    """Store *body* where the upload's signed POST writes (its staging key), as a browser would."""
     s3.put_object(
         Bucket=BUCKET,
-        Key=upload.key,
+        Key=upload.upload_key,
         Body=body,
         ContentType=content_type or upload.content_type,
     )

@@ -61,10 +61,10 @@ def sign(user: Any, body: bytes, *, content_type: str = "application/pdf", **kwa
 
 
 def put(upload: Upload, body: bytes, *, content_type: str | None = None) -> None:
-    """Store *body* at the upload's key, as the browser's POST would have (no policy check)."""
+    """Store *body* where the upload's POST writes, as the browser's would (no policy check)."""
     storage.get_client().put_object(
         Bucket=_bucket(),
-        Key=upload.key,
+        Key=upload.upload_key,
         Body=body,
         ContentType=content_type or upload.content_type,
     )

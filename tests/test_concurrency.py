@@ -242,10 +242,12 @@ def test_signing_and_confirming_at_once_never_exceeds_the_file_quota(
         ("refused", u) for u in failures
     }
     assert max(signal_counts.values()) == 1
-    # Refused objects are gone from the bucket; confirmed ones are there.
+    # Refused objects are gone from the bucket; confirmed ones are kept; pending ones (the
+    # extra uploads, never confirmed) are still at their staging keys.
     keys = set(real_s3.keys())
     for upload in rows:
-        assert (upload.key in keys) == (upload.status != "failed")
+        assert (upload.key in keys) == (upload.status == "complete")
+        assert (upload.staging_key in keys) == (upload.status == "pending")
 
 
 @pytest.mark.django_db(transaction=True)
@@ -290,10 +292,11 @@ def test_concurrent_signing_never_exceeds_the_byte_quota(configure, real_s3, use
 # --- cleanup beside live confirms -----------------------------------------------------------
 
 
-def stale_upload(user: Any, real_s3: Any, *, hours_ago: int = 3) -> Upload:
-    """A pending upload whose object arrived but whose window ended hours ago."""
+def stale_upload(user: Any, real_s3: Any, *, hours_ago: int = 3, arrived: bool = True) -> Upload:
+    """A pending upload whose window ended hours ago; its file *arrived* or never did."""
     upload = flows.sign(user, flows.PDF)
-    flows.put(upload, flows.PDF)
+    if arrived:
+        flows.put(upload, flows.PDF)
     Upload.objects.filter(pk=upload.pk).update(
         expires_at=timezone.now() - timedelta(hours=hours_ago)
     )
@@ -317,8 +320,8 @@ class Gate:
 @pytest.mark.django_db(transaction=True)
 def test_cleanup_never_touches_an_upload_being_confirmed(real_s3, user, monkeypatch):
     upload = stale_upload(user, real_s3)
-    gate = Gate(storage.head_object)
-    monkeypatch.setattr(storage, "head_object", gate)
+    gate = Gate(storage.read_start)
+    monkeypatch.setattr(storage, "read_start", gate)
     outcome: dict[str, Any] = {}
 
     def confirm():
@@ -334,10 +337,10 @@ def test_cleanup_never_touches_an_upload_being_confirmed(real_s3, user, monkeypa
     try:
         assert gate.entered.wait(TIMEOUT)  # the confirm holds the row lock and asks S3
         report = cleanup.cleanup(grace=0)
-        assert report.removed == []
+        assert report.removed == [] and report.reconciled == []
         assert report.skipped_locked == 1
         assert Upload.objects.filter(pk=upload.pk).exists()
-        assert upload.key in set(real_s3.keys())
+        assert upload.staging_key in set(real_s3.keys())
     finally:
         gate.release.set()
         confirming.join(TIMEOUT)
@@ -350,7 +353,7 @@ def test_cleanup_never_touches_an_upload_being_confirmed(real_s3, user, monkeypa
 
 @pytest.mark.django_db(transaction=True)
 def test_a_confirm_during_cleanup_waits_and_then_finds_nothing(real_s3, user, monkeypatch):
-    upload = stale_upload(user, real_s3)
+    upload = stale_upload(user, real_s3, arrived=False)
     gate = Gate(storage.delete_objects)
     monkeypatch.setattr(storage, "delete_objects", gate)
     outcome: dict[str, Any] = {}
@@ -381,19 +384,27 @@ def test_a_confirm_during_cleanup_waits_and_then_finds_nothing(real_s3, user, mo
     confirming.join(TIMEOUT)
     assert [r.id for r in outcome["report"].removed] == [upload.pk]
     assert isinstance(outcome["confirm"], exceptions.UploadNotFound)
-    assert upload.key not in set(real_s3.keys())
+    assert real_s3.keys() == []
 
 
 @pytest.mark.django_db(transaction=True)
-def test_concurrent_cleanups_share_the_work_without_overlap(real_s3, user):
-    stale = [stale_upload(user, real_s3, hours_ago=3 + i % 5) for i in range(24)]
+def test_concurrent_cleanups_share_the_work_without_overlap(real_s3, user, signal_counts):
+    stale = [stale_upload(user, real_s3, hours_ago=3 + i % 5, arrived=i % 2) for i in range(24)]
+    arrived = {u.pk for u in stale if flows.object_exists(u.staging_key)}
     live = flows.sign(user, flows.PDF)
     flows.put(live, flows.PDF)
 
     reports = run_threads(4, lambda i: cleanup.cleanup(grace=0, batch_size=3))
     removed = [r.id for report in reports for r in report.removed]
-    assert sorted(removed) == sorted(u.pk for u in stale)
-    assert len(set(removed)) == len(removed)
+    reconciled = [pk for report in reports for pk in report.reconciled]
+    # Each stale upload taken by exactly one run: kept if its file arrived, removed if not.
+    assert sorted(reconciled) == sorted(arrived)
+    assert sorted(removed) == sorted(u.pk for u in stale if u.pk not in arrived)
+    assert len(set(removed + reconciled)) == len(removed + reconciled) == len(stale)
     assert all(report.errors == {} for report in reports)
-    assert set(real_s3.keys()) == {live.key}
-    assert list(Upload.objects.values_list("pk", flat=True)) == [live.pk]
+    assert {k for k, n in signal_counts.items() if k[0] == "confirmed" and n == 1} == {
+        ("confirmed", str(pk)) for pk in arrived
+    }
+    kept = Upload.objects.filter(pk__in=arrived)
+    assert set(real_s3.keys()) == {live.staging_key} | {u.key for u in kept}
+    assert set(Upload.objects.values_list("pk", flat=True)) == {live.pk, *arrived}

@@ -99,7 +99,7 @@ def test_refused_without_a_valid_token(browser, target, user, name, method, forg
     assert response["Content-Type"] == "application/json"
     assert response.json()["error"]["code"] == "csrf_failed"
     assert state() == before
-    assert flows.object_exists(target.key)
+    assert flows.object_exists(target.upload_key)
 
 
 @pytest.mark.parametrize(("name", "method"), ENDPOINTS)

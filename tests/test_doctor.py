@@ -73,7 +73,9 @@ def test_a_fresh_bucket(bucket):
         "cors": Status.ERROR,
         "encryption": Status.ERROR,
         "logging": Status.WARNING,
+        "versioning": Status.OK,
         "put-object": Status.OK,
+        "copy-object": Status.OK,
         "get-object": Status.OK,
         "delete-object": Status.OK,
         "missing-object": Status.OK,
@@ -98,7 +100,7 @@ def test_a_healthy_bucket(bucket):
     make_healthy(bucket)
     out, error = run()
     assert error is None
-    assert "Summary: 11 ok." in out
+    assert "Summary: 13 ok." in out
     assert set(statuses(BucketDoctor().run()).values()) == {Status.OK}
 
 
@@ -108,7 +110,7 @@ def test_the_command_fails_with_the_fixes(bucket):
     assert "3 check(s) failed" in str(error)
     assert "[   ERROR   ] cors: The bucket has no CORS configuration" in out
     assert "fix: Run manage.py presigned_doctor --apply-cors" in out
-    assert "Summary: 7 ok, 1 warning, 3 error." in out
+    assert "Summary: 9 ok, 1 warning, 3 error." in out
 
 
 def test_json_output(bucket):
@@ -116,7 +118,7 @@ def test_json_output(bucket):
     out, error = run("--json")
     data = json.loads(out)
     assert error is None
-    assert data["summary"]["ok"] == 11
+    assert data["summary"]["ok"] == 13
     assert {f["check"] for f in data["findings"]} >= {"bucket", "cors", "missing-object"}
 
 
@@ -288,7 +290,7 @@ def test_a_missing_bucket_skips_the_rest(bucket, settings):
     assert findings[0].status is Status.ERROR
     assert "There is no bucket 'no-such-bucket'" in findings[0].message
     assert {f.status for f in findings[1:]} == {Status.SKIPPED}
-    assert len(findings) == 11
+    assert len(findings) == 13
 
 
 def test_unreachable_endpoint(bucket, settings):
@@ -346,6 +348,7 @@ def test_head_bucket_denied(bucket, monkeypatch):
     [
         ("put_object", "AccessDenied", "put-object", "PutObject failed: AccessDenied."),
         ("put_object", "AccessControlListNotSupported", "put-object", "refuses acl=private"),
+        ("copy_object", "AccessDenied", "copy-object", "CopyObject failed: AccessDenied."),
         ("get_object", "AccessDenied", "get-object", "GetObject failed: AccessDenied."),
         ("delete_object", "AccessDenied", "delete-object", "DeleteObject failed: AccessDenied."),
         ("head_object", "403", "missing-object", "answers 403, not 404"),
@@ -364,7 +367,12 @@ def test_object_permissions(bucket, monkeypatch, operation, code, check, message
     assert message in findings[check].message
     assert findings[check].hint
     if operation == "put_object":
-        assert {findings[n].status for n in ("get-object", "delete-object")} == {Status.SKIPPED}
+        skipped = ("copy-object", "get-object", "delete-object", "missing-object")
+        assert {findings[n].status for n in skipped} == {Status.SKIPPED}
+    if operation == "copy_object":
+        assert findings["get-object"].status is Status.SKIPPED
+        assert "s3:GetObject on arn:aws:s3:::test-bucket/incoming/*" in findings[check].hint
+        assert "s3:PutObject on arn:aws:s3:::test-bucket/uploads/*" in findings[check].hint
     if operation == "head_object" and code == "403":
         assert "s3:ListBucket" in findings[check].hint
 
@@ -400,13 +408,24 @@ def test_the_probe_mirrors_the_post_policy(bucket, settings, monkeypatch):
         "SSE_KMS_KEY_ID": "alias/uploads",
     }
     doc = BucketDoctor()
-    seen = {}
-    monkeypatch.setattr(doc.client, "put_object", lambda **kw: seen.update(kw))
+    seen, copied = {}, {}
+    monkeypatch.setattr(doc.client, "put_object", lambda **kw: seen.update(kw) or {"ETag": '"e"'})
+    monkeypatch.setattr(doc.client, "copy_object", lambda **kw: copied.update(kw))
     doc.check_objects()
+    # Where a browser's POST lands, pinned as the POST policy pins it...
     assert seen["ACL"] == "private"
     assert seen["ServerSideEncryption"] == "aws:kms"
     assert seen["SSEKMSKeyId"] == "alias/uploads"
-    assert seen["Key"].startswith("uploads/presigned-doctor/")
+    assert seen["Key"].startswith("incoming/uploads/presigned-doctor/")
+    # ... then copied as confirm keeps it: conditioned on its ETag, pinned the same way.
+    assert copied["CopySource"] == {"Bucket": "test-bucket", "Key": seen["Key"]}
+    assert copied["Key"] == seen["Key"].removeprefix("incoming/")
+    assert copied["CopySourceIfMatch"] == '"e"'
+    assert (copied["ACL"], copied["ServerSideEncryption"], copied["SSEKMSKeyId"]) == (
+        "private",
+        "aws:kms",
+        "alias/uploads",
+    )
 
 
 def test_no_write_test(bucket, monkeypatch):
@@ -431,12 +450,15 @@ def test_doctor_against_seaweedfs(real_s3, settings):
         "cors": Status.ERROR,
         "encryption": Status.ERROR,
         "logging": Status.WARNING,
+        "versioning": Status.OK,
         "put-object": Status.OK,
+        "copy-object": Status.OK,
         "get-object": Status.OK,
         "delete-object": Status.OK,
         "missing-object": Status.OK,
     }
     assert "does not implement" in found["public-access-block"].message
+    assert "Versioning is off" in found["versioning"].message
 
     # Fix what SeaweedFS can fix: CORS through the command, default encryption by hand.
     real_s3.client.put_bucket_encryption(
@@ -541,7 +563,28 @@ def test_apply_cors_with_json_prints_only_json(bucket):
     make_healthy(bucket)
     out, error = run("--apply-cors", SITE, "--json")
     assert error is None
-    assert json.loads(out)["summary"]["ok"] == 11
+    assert json.loads(out)["summary"]["ok"] == 13
+
+
+def test_no_credentials_says_where_boto3_looks(bucket, monkeypatch):
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.delenv(name)
+    storage.reset()
+    out, error = run()
+    assert isinstance(error, CommandError)
+    assert "bucket: No AWS credentials were found." in out
+    for place in ("AWS_ACCESS_KEY_ID", "~/.aws/credentials", "AWS_PROFILE", "instance metadata"):
+        assert place in out
+    assert "ENDPOINT_URL, REGION" not in out
+
+
+def test_versioning_on_is_reported(bucket):
+    bucket.put_bucket_versioning(
+        Bucket="test-bucket", VersioningConfiguration={"Status": "Enabled"}
+    )
+    finding = by_check(BucketDoctor().run())["versioning"]
+    assert finding.status is Status.OK
+    assert "pinned to the version confirm kept" in finding.message
 
 
 def test_without_a_bucket_setting(settings):

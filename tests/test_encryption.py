@@ -79,9 +79,12 @@ def test_aes256_against_seaweedfs(real_s3, user, sse):
     created = sign(user)
     response = real_s3.post(created.post.url, created.post.fields, flows.PDF)
     assert response.status_code == 204, response.text
-    head = real_s3.client.head_object(Bucket=real_s3.bucket, Key=created.upload.key)
-    assert head["ServerSideEncryption"] == "AES256"
+    staged = real_s3.client.head_object(Bucket=real_s3.bucket, Key=created.upload.staging_key)
+    assert staged["ServerSideEncryption"] == "AES256"
     assert services.confirm_upload(user=user, upload_id=created.upload.pk).is_complete
+    # The copy confirm keeps is encrypted the same way (a copy does not inherit it).
+    kept = real_s3.client.head_object(Bucket=real_s3.bucket, Key=created.upload.key)
+    assert kept["ServerSideEncryption"] == "AES256"
     assert real_s3.get(created.upload.key) == flows.PDF
 
 

@@ -6,7 +6,6 @@ import base64
 import json
 import logging
 import uuid
-from datetime import timedelta
 
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
@@ -85,7 +84,9 @@ def test_create_upload_records_a_pending_upload(user, moto_s3):
     assert upload.expires_at == created.post.expires_at
     assert upload.key.startswith(f"uploads/{user.pk}/")
     assert upload.key.endswith("_Rapport_ete.pdf")
-    assert created.post.fields["key"] == upload.key
+    # The signed form writes to the staging key; the kept key is named by no form.
+    assert upload.staging_key == "incoming/" + upload.key
+    assert created.post.fields["key"] == upload.staging_key
     document = json.loads(base64.b64decode(created.post.fields["policy"]))
     # The most S3 accepts is the declared size; confirm catches a smaller file.
     assert ["content-length-range", 1, len(PDF)] in document["conditions"]
@@ -147,27 +148,27 @@ def test_confirm_upload_of_someone_elses_upload(user, other_user, moto_s3):
         services.confirm_upload(user=other_user, upload_id=upload.pk)
     upload.refresh_from_db()
     assert upload.status == Upload.Status.PENDING
-    assert object_exists(moto_s3, upload.key)
+    assert object_exists(moto_s3, upload.upload_key)
 
 
 @pytest.mark.parametrize("error", [SERVER_ERROR, UNREACHABLE])
 def test_confirm_upload_when_storage_fails(user, moto_s3, monkeypatch, error):
     upload = _create(user).upload
     put_object(moto_s3, upload)
-    _failing_client(monkeypatch, "head_object", error)
+    _failing_client(monkeypatch, "get_object", error)
     with pytest.raises(exceptions.StorageUnavailable) as caught:
         services.confirm_upload(user=user, upload_id=upload.pk)
     assert caught.value.status == 503
     assert caught.value.details == {"reason": type(error).__name__}
     upload.refresh_from_db()
     assert upload.status == Upload.Status.PENDING
-    assert object_exists(moto_s3, upload.key)
+    assert object_exists(moto_s3, upload.upload_key)
 
 
 def test_a_refusal_is_rolled_back_when_the_delete_fails(user, moto_s3, monkeypatch):
     upload = _create(user, size=len(PDF) + 1).upload
     put_object(moto_s3, upload)
-    _failing_client(monkeypatch, "delete_object", SERVER_ERROR)
+    _failing_client(monkeypatch, "delete_objects", SERVER_ERROR)
     with pytest.raises(exceptions.StorageUnavailable):
         services.confirm_upload(user=user, upload_id=upload.pk)
     upload.refresh_from_db()
@@ -178,7 +179,7 @@ def test_a_refusal_is_rolled_back_when_the_delete_fails(user, moto_s3, monkeypat
 
 def test_storage_error_reaches_the_client_as_503_json(user, user_client, moto_s3, monkeypatch):
     upload = _create(user).upload
-    _failing_client(monkeypatch, "head_object", UNREACHABLE)
+    _failing_client(monkeypatch, "get_object", UNREACHABLE)
     from tests.factories import assert_json_error, post_json
 
     response = post_json(user_client, "/xfer-9f3/confirm-upload/", {"upload_id": str(upload.pk)})
@@ -224,6 +225,23 @@ def test_delete_upload(user, moto_s3, django_capture_on_commit_callbacks, monkey
     # The object is deleted once, before the row; no second delete on commit.
     assert calls == [upload.key]
     assert callbacks == []
+
+
+def test_delete_upload_deletes_its_staging_object_too(user, moto_s3, monkeypatch):
+    upload = _create(user).upload
+    put_object(moto_s3, upload)
+    moto_s3.put_object(Bucket="test-bucket", Key=upload.key, Body=PDF)
+    calls = []
+    client = storage.get_client()
+    real = client.delete_objects
+    monkeypatch.setattr(client, "delete_objects", lambda **kw: calls.append(kw) or real(**kw))
+    services.delete_upload(user=user, upload_id=upload.pk)
+    assert not object_exists(moto_s3, upload.key)
+    assert not object_exists(moto_s3, upload.staging_key)
+    # Both keys in one request.
+    assert [sorted(o["Key"] for o in c["Delete"]["Objects"]) for c in calls] == [
+        sorted([upload.key, upload.staging_key])
+    ]
 
 
 def test_delete_upload_of_someone_elses(user, other_user, moto_s3):
@@ -277,16 +295,6 @@ def test_a_failed_object_delete_after_commit_is_logged_not_raised(
 
 
 # --- misc -----------------------------------------------------------------------------------
-
-
-def test_expiry_cutoff_follows_the_cleanup_grace(settings):
-    settings.PRESIGNED_TRANSFERS = {
-        **settings.PRESIGNED_TRANSFERS,
-        "CLEANUP_GRACE": timedelta(minutes=10),
-    }
-    before = timezone.now()
-    cutoff = services.expiry_cutoff()
-    assert before - timedelta(minutes=10) <= cutoff <= timezone.now() - timedelta(minutes=10)
 
 
 def test_audit_log_records_each_event_without_secrets(user, moto_s3, caplog):

@@ -161,7 +161,7 @@ def test_an_executable_renamed_pdf_is_refused_and_deleted(configure, user):
         "declared_type": "application/pdf",
         "detected_type": "application/vnd.microsoft.portable-executable",
     }
-    assert not flows.object_exists(upload.key)
+    assert not flows.object_exists(upload.upload_key)
     upload.refresh_from_db()
     assert upload.status == Upload.Status.FAILED
     assert upload.failure_code == "content_mismatch"
@@ -186,8 +186,8 @@ def test_sniffing_reads_only_the_first_bytes(configure, user, monkeypatch):
     from presigned_transfers import storage
 
     asked = []
-    real = storage.read_head
-    monkeypatch.setattr(storage, "read_head", lambda key, n: asked.append(n) or real(key, n))
+    real = storage.read_start
+    monkeypatch.setattr(storage, "read_start", lambda key, n: asked.append(n) or real(key, n))
     body = flows.PNG + b"\x00" * 100_000
     upload = flows.sign(user, body, content_type="image/png", filename="a.png")
     flows.put(upload, body)
@@ -199,7 +199,8 @@ def test_sniffing_reads_only_the_first_bytes(configure, user, monkeypatch):
 def test_an_empty_object_is_not_read_at_all(configure, user, monkeypatch):
     from presigned_transfers import storage
 
-    monkeypatch.setattr(storage, "read_head", pytest.fail)
+    # Nothing to read: a HEAD tells size, type and ETag; no GET at all.
+    monkeypatch.setattr(storage.get_client(), "get_object", pytest.fail)
     upload = flows.sign(user, b"", content_type="text/plain", filename="empty.txt")
     flows.put(upload, b"")
     assert services.confirm_upload(user=user, upload_id=upload.pk).is_complete
@@ -233,7 +234,7 @@ def test_a_policy_can_name_its_own_sniffer(configure, user):
     with pytest.raises(exceptions.UploadRefused) as caught:
         services.confirm_upload(user=user, upload_id=upload.pk)
     assert caught.value.code == "content_mismatch"
-    assert not flows.object_exists(upload.key)
+    assert not flows.object_exists(upload.upload_key)
 
 
 @pytest.mark.django_db
@@ -246,7 +247,7 @@ def test_a_sniffer_can_refuse_with_its_own_error(configure, user):
     assert caught.value.code == "virus_found"
     upload.refresh_from_db()
     assert (upload.status, upload.failure_code) == (Upload.Status.FAILED, "virus_found")
-    assert not flows.object_exists(upload.key)
+    assert not flows.object_exists(upload.upload_key)
 
 
 @pytest.mark.django_db

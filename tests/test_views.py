@@ -100,14 +100,15 @@ def test_upload_url_signs_a_pinned_post(user_client, user, moto_s3):
     assert upload.key.endswith("_My_Scan.pdf")
 
     fields = body["fields"]
-    assert fields["key"] == upload.key
+    # The form writes to the staging key, never to the key downloads read.
+    assert fields["key"] == upload.staging_key == "incoming/" + upload.key
     assert fields["acl"] == "private"
     assert fields["Content-Type"] == "application/pdf"
     assert body["url"] == "https://test-bucket.s3.amazonaws.com/"
 
     document = json.loads(base64.b64decode(fields["policy"]))
     conditions = document["conditions"]
-    assert ["eq", "$key", upload.key] in conditions
+    assert ["eq", "$key", upload.staging_key] in conditions
     assert {"acl": "private"} in conditions
     assert ["eq", "$Content-Type", "application/pdf"] in conditions
     assert ["content-length-range", 1, 1234] in conditions
@@ -386,7 +387,7 @@ def test_csrf_is_enforced_on_confirm_and_delete(csrf_client, user, moto_s3):
     assert_json_error(csrf_client.delete(detail_url(upload.pk)), 403, "csrf_failed")
     upload.refresh_from_db()
     assert upload.status == Upload.Status.PENDING
-    assert object_exists(moto_s3, upload.key)
+    assert object_exists(moto_s3, upload.upload_key)
     response = csrf_client.delete(detail_url(upload.pk), **_with_token(csrf_client))
     assert response.status_code == 200
     assert not Upload.objects.filter(pk=upload.pk).exists()
@@ -447,7 +448,7 @@ def test_confirm_refuses_a_size_mismatch(user_client, moto_s3):
     response = confirm(user_client, signed["upload_id"])
     error = assert_json_error(response, 422, "size_mismatch")
     assert str(len(PDF)) in error["message"]
-    assert not object_exists(moto_s3, upload.key)
+    assert not object_exists(moto_s3, upload.upload_key)
     upload.refresh_from_db()
     assert upload.status == Upload.Status.FAILED
     assert upload.failure_code == "size_mismatch"
@@ -459,7 +460,7 @@ def test_confirm_refuses_a_content_type_mismatch(user_client, moto_s3):
     upload = Upload.objects.get(pk=signed["upload_id"])
     put_object(moto_s3, upload, PDF, content_type="text/html")
     assert_json_error(confirm(user_client, signed["upload_id"]), 422, "content_type_mismatch")
-    assert not object_exists(moto_s3, upload.key)
+    assert not object_exists(moto_s3, upload.upload_key)
     upload.refresh_from_db()
     assert upload.status == Upload.Status.FAILED
     assert upload.failure_code == "content_type_mismatch"

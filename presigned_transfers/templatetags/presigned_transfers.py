@@ -72,7 +72,8 @@ def upload_picker(
 
     ``policy`` names an entry of ``PRESIGNED_TRANSFERS["POLICIES"]`` (the default policy if
     omitted), ``multiple=True`` accepts several files, ``label`` replaces the visible label
-    and ``id`` the element id (``presigned-picker-N`` by default).
+    and ``id`` the element id (``presigned-picker-N`` by default). A user who may not use
+    the policy (its ``PERMISSION`` or ``ALLOW``) sees a short notice instead.
     """
     return ui.picker_context(
         context,
@@ -80,6 +81,7 @@ def upload_picker(
         policy=policy,
         multiple=bool(multiple),
         label=label,
+        user=ui.context_user(context),
     )
 
 

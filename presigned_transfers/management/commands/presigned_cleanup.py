@@ -1,7 +1,9 @@
-"""``manage.py presigned_cleanup``: remove uploads that will never be confirmed.
+"""``manage.py presigned_cleanup``: finish what browsers left.
 
-See :mod:`presigned_transfers.cleanup` for what is due and why it is safe to run from cron
-while the site serves traffic.
+Completes uploads whose file arrived but whose browser never confirmed, removes those that
+never arrived or were refused, and deletes leftover staging objects. See
+:mod:`presigned_transfers.cleanup` for what is due and why it is safe to run from cron while
+the site serves traffic.
 """
 
 from __future__ import annotations
@@ -30,9 +32,11 @@ def _non_negative(value: str) -> int:
 
 class Command(BaseCommand):
     help = (
-        "Remove pending uploads never confirmed within their upload window plus "
-        "CLEANUP_GRACE, and failed uploads, from the bucket and the database. Safe to run "
-        "from cron while the site serves traffic: an upload being confirmed is never touched."
+        "Verify pending uploads whose upload window ended more than CLEANUP_GRACE ago, as "
+        "confirm would: complete those whose file arrived intact, remove those where nothing "
+        "arrived or the file is refused; remove failed uploads; delete leftover staging "
+        "objects. Safe to run from cron while the site serves traffic: an upload being "
+        "confirmed is never touched."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -73,7 +77,7 @@ class Command(BaseCommand):
         def progress(removal: cleanup.Removal) -> None:
             if options["verbosity"] >= 2 or dry_run:
                 self.stdout.write(
-                    f"{verb} {removal.id} owner={removal.owner_id} status={removal.status} "
+                    f"{verb} {removal.id} owner={removal.owner_id} {removal.reason} "
                     f"window ended {removal.expires_at.isoformat()} "
                     f"file={removal.filename!r}"
                 )
@@ -86,11 +90,15 @@ class Command(BaseCommand):
             progress=progress,
         )
         expired = sum(1 for r in report.removed if r.reason == "expired")
-        failed = len(report.removed) - expired
+        refused = len(report.removed) - expired
         summary = (
+            f"{'Would complete' if dry_run else 'Completed'} {len(report.reconciled)} "
+            "upload(s) whose file arrived but was never confirmed. "
             f"{'Would remove' if dry_run else 'Removed'} {len(report.removed)} upload(s): "
-            f"{expired} pending past their window (+{grace}s grace), {failed} failed."
+            f"{expired} never arrived (window ended more than {grace}s ago), {refused} refused."
         )
+        if report.swept:
+            summary += f" Deleted {report.swept} leftover staging object(s)."
         if report.skipped_locked:
             summary += (
                 f" Skipped {report.skipped_locked} being confirmed right now; the next run "
@@ -99,8 +107,10 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS(summary) if not report.errors else summary)
         if report.errors:
             for upload_id, reason in report.errors.items():
-                self.stderr.write(f"could not delete the object of {upload_id}: {reason}")
+                self.stderr.write(
+                    f"could not verify or delete the objects of {upload_id}: {reason}"
+                )
             raise CommandError(
-                f"{len(report.errors)} upload(s) kept because their object could not be "
-                "deleted; the next run tries again."
+                f"{len(report.errors)} upload(s) kept because S3 could not verify or delete "
+                "their objects; the next run tries again."
             )

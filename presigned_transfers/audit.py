@@ -1,0 +1,38 @@
+"""The audit trail: one structured log record per security-relevant event.
+
+Records go to the ``presigned_transfers`` logger at INFO, with the attributes ``event``
+(``sign``, ``confirm``, ``refuse``, ``download``, ``delete``), ``user_id`` (who acted;
+``None`` for the system: the cleanup and its reconcile), ``upload_id`` and any details (``size``,
+``type``, ``stage``, ``code``, ``by``, ``reason``, ``owner_id``) for structured log handlers.
+Never a URL, a signature, an object key or a credential.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from presigned_transfers.models import Upload
+
+logger = logging.getLogger("presigned_transfers")
+
+
+def record(
+    event: str, *, user: Any, upload: Upload | None = None, upload_id: Any = None, **details: Any
+) -> None:
+    """Write the audit record of *event*, done by *user* (``None``: the system) to an upload.
+
+    Pass *upload_id* for an upload whose row is already deleted (its ``pk`` is ``None``).
+    """
+    user_id = getattr(user, "pk", None)
+    if upload is not None and upload.pk is not None:
+        upload_id = upload.pk
+    upload_id = str(upload_id) if upload_id is not None else None
+    logger.info(
+        "%s user=%s upload=%s%s",
+        event,
+        user_id,
+        upload_id,
+        "".join(f" {k}={v}" for k, v in details.items()),
+        extra={"event": event, "user_id": user_id, "upload_id": upload_id, **details},
+    )
