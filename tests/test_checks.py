@@ -118,6 +118,27 @@ BAD_SETTINGS = [
     ("E015", Error, {"MAX_REQUEST_BODY": "16k"}, "['MAX_REQUEST_BODY']"),
     ("E015", Error, {"MAX_REQUEST_BODY": True}, "['MAX_REQUEST_BODY']"),
     ("W001", Warning, {"BUKET": "typo"}, "unknown keys: BUKET"),
+    ("E009", Error, _policies(PERMISSION="upload_videos"), "PERMISSION should be"),
+    ("E009", Error, _policies(PERMISSION=["a.b"]), "PERMISSION should be"),
+    ("E009", Error, _policies(ALLOW=5), "ALLOW should be a callable"),
+    ("E009", Error, _policies(ALLOW="tests.nowhere.allow"), "cannot be imported"),
+    ("E009", Error, _policies(ALLOW="tests.test_checks.BASE"), "not a callable"),
+    ("E020", Error, {"STAGING_PREFIX": ""}, "['STAGING_PREFIX']"),
+    ("E020", Error, {"STAGING_PREFIX": "incoming"}, "ending in '/'"),
+    ("E020", Error, {"STAGING_PREFIX": "/incoming/"}, "['STAGING_PREFIX']"),
+    ("E020", Error, {"STAGING_PREFIX": None}, "['STAGING_PREFIX']"),
+    ("E021", Error, {"STAGING_PREFIX": "uploads/"}, "never sit where signed uploads write"),
+    (
+        "E021",
+        Error,
+        {"KEY_TEMPLATE": "incoming/{owner_id}/{random}"},
+        "starts with PRESIGNED_TRANSFERS['STAGING_PREFIX']",
+    ),
+    ("E022", Error, {"S3_CONNECT_TIMEOUT": 0}, "['S3_CONNECT_TIMEOUT']"),
+    ("E022", Error, {"S3_READ_TIMEOUT": "30"}, "['S3_READ_TIMEOUT']"),
+    ("E022", Error, {"S3_READ_TIMEOUT": 601}, "['S3_READ_TIMEOUT']"),
+    ("E022", Error, {"S3_MAX_ATTEMPTS": 0}, "['S3_MAX_ATTEMPTS']"),
+    ("E022", Error, {"S3_MAX_ATTEMPTS": 2.0}, "['S3_MAX_ATTEMPTS']"),
 ]
 
 
@@ -151,7 +172,11 @@ def test_missing_setting_is_only_the_bucket_error(shared_cache):
 
 def test_every_id_is_covered():
     covered = {case[0] for case in BAD_SETTINGS} | {"E000", "E012"}
-    expected = {f"E{n:03d}" for n in range(16)} | {f"W{n:03d}" for n in range(1, 5)}
+    expected = (
+        {f"E{n:03d}" for n in range(16)}
+        | {"E020", "E021", "E022"}
+        | {f"W{n:03d}" for n in range(1, 5)}
+    )
     assert covered == expected
 
 
@@ -213,6 +238,10 @@ GOOD_SETTINGS = [
     {"MAX_REQUEST_BODY": 256},
     {"MAX_REQUEST_BODY": 1024 * 1024},
     {"SNIFF_CONTENT": False, "CLEANUP_GRACE": 3600},
+    _policies(PERMISSION="auth.add_user", ALLOW=lambda user: True),
+    _policies(ALLOW="tests.test_permissions.allow_staff"),
+    {"STAGING_PREFIX": "staging/uploads/"},
+    {"S3_CONNECT_TIMEOUT": 0.5, "S3_READ_TIMEOUT": 120, "S3_MAX_ATTEMPTS": 1},
 ]
 
 

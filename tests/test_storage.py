@@ -1,0 +1,107 @@
+"""storage.py: the S3 calls the server makes, against SeaweedFS over HTTP (and moto where a
+server that ignores Range has to be imitated)."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+
+from presigned_transfers import exceptions, storage
+
+pytestmark = pytest.mark.s3
+
+
+def put(real_s3, key, body, content_type="application/pdf"):
+    return real_s3.client.put_object(
+        Bucket=real_s3.bucket, Key=key, Body=body, ContentType=content_type
+    )
+
+
+def test_read_start_reads_the_first_bytes_and_the_whole_objects_facts(real_s3):
+    body = b"%PDF-" + bytes(range(256)) * 40
+    put(real_s3, "a/b.pdf", body)
+    found = storage.read_start("a/b.pdf", 4096)
+    assert found.head == body[:4096]
+    assert found.size == len(body)  # from Content-Range, not the length of the range
+    assert found.content_type == "application/pdf"
+    assert found.etag == hashlib.md5(body).hexdigest()  # noqa: S324 - S3's ETag
+    assert found.version_id == ""
+
+
+def test_read_start_of_an_object_shorter_than_the_range(real_s3):
+    put(real_s3, "short.pdf", b"%PDF-1")
+    found = storage.read_start("short.pdf", 4096)
+    assert (found.head, found.size) == (b"%PDF-1", 6)
+
+
+def test_read_start_of_an_empty_object_falls_back_to_a_head(real_s3):
+    put(real_s3, "empty.txt", b"", "text/plain")
+    found = storage.read_start("empty.txt", 4096)
+    assert (found.size, found.head, found.content_type) == (0, b"", "text/plain")
+    assert found.etag == hashlib.md5(b"").hexdigest()  # noqa: S324
+    assert storage.read_start("empty.txt", 0) == found
+
+
+def test_read_start_of_nothing_is_none(real_s3):
+    assert storage.read_start("missing.pdf", 10) is None
+    assert storage.read_start("missing.pdf", 0) is None
+
+
+def test_read_start_in_a_versioned_bucket_names_the_version(real_s3):
+    real_s3.client.put_bucket_versioning(
+        Bucket=real_s3.bucket, VersioningConfiguration={"Status": "Enabled"}
+    )
+    version = put(real_s3, "v.pdf", b"%PDF-1")["VersionId"]
+    assert storage.read_start("v.pdf", 3).version_id == version
+
+
+def test_copy_is_conditioned_on_the_etag(real_s3):
+    put(real_s3, "incoming/x.pdf", b"%PDF-first")
+    first = storage.read_start("incoming/x.pdf", 5)
+    put(real_s3, "incoming/x.pdf", b"%PDF-second")
+    with pytest.raises(storage.ObjectChanged):
+        storage.copy_object("incoming/x.pdf", "kept/x.pdf", if_match=first.etag)
+    assert real_s3.keys() == ["incoming/x.pdf"]
+    second = storage.read_start("incoming/x.pdf", 5)
+    stored = storage.copy_object("incoming/x.pdf", "kept/x.pdf", if_match=second.etag)
+    assert real_s3.get("kept/x.pdf") == b"%PDF-second"
+    assert stored.etag == second.etag
+    head = real_s3.client.head_object(Bucket=real_s3.bucket, Key="kept/x.pdf")
+    assert head["ContentType"] == "application/pdf"  # kept from the source
+
+
+def test_copy_of_a_vanished_source_is_a_change(real_s3):
+    with pytest.raises(storage.ObjectChanged):
+        storage.copy_object("incoming/none.pdf", "kept/none.pdf", if_match="0" * 32)
+
+
+def test_remove_deletes_several_keys_in_one_request_and_missing_ones_are_fine(real_s3):
+    put(real_s3, "k1", b"1")
+    put(real_s3, "k2", b"2")
+    storage.remove(["k1", "k2", "never-there"])
+    storage.remove(["k1"])
+    assert real_s3.keys() == []
+
+
+def test_a_server_that_ignores_range_still_gives_the_size(moto_s3, monkeypatch):
+    moto_s3.put_object(Bucket="test-bucket", Key="f", Body=b"0123456789")
+    client = storage.get_client()
+    real = client.get_object
+
+    def no_range(**kwargs):
+        kwargs.pop("Range")
+        response = real(**kwargs)
+        response.pop("ContentRange", None)
+        return response
+
+    monkeypatch.setattr(client, "get_object", no_range)
+    found = storage.read_start("f", 4)
+    assert (found.head, found.size) == (b"0123", 10)
+
+
+def test_remove_reports_what_it_could_not_delete(moto_s3, monkeypatch):
+    monkeypatch.setattr(storage, "delete_objects", lambda keys: {keys[0]: "AccessDenied"})
+    with pytest.raises(exceptions.StorageUnavailable) as caught:
+        storage.remove(["a", "b"])
+    assert caught.value.details == {"reason": "AccessDenied"}
