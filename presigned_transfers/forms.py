@@ -153,9 +153,7 @@ class _UserUploadsMixin:
     def user(self, user: Any) -> None:
         """Setting the user is what makes the field accept anything: their complete uploads."""
         self._user = user
-        queryset = (
-            Upload.objects.owned_by(user).complete().filter(policy=ui.get_policy(self.policy).name)
-        )
+        queryset = Upload.objects.choosable_by(user, policy=self.policy)
         self.queryset = queryset  # type: ignore[attr-defined]
         self.widget.queryset = queryset
 

@@ -20,6 +20,19 @@ class UploadQuerySet(models.QuerySet["Upload"]):
     def complete(self) -> UploadQuerySet:
         return self.filter(status=Upload.Status.COMPLETE)
 
+    def choosable_by(self, user: object, *, policy: str | None = None) -> UploadQuerySet:
+        """The uploads *user* may choose for *policy* (the default policy for ``None``).
+
+        The one home of that rule, used by :mod:`presigned_transfers.forms` and
+        :mod:`presigned_transfers.rest_framework`: the user's own *complete* uploads made under
+        that policy; none at all for an anonymous user. An unknown policy name raises
+        :class:`~django.core.exceptions.ImproperlyConfigured`.
+        """
+        # ui imports this module; it owns the "no such policy" message.
+        from presigned_transfers.ui import get_policy
+
+        return self.owned_by(user).complete().filter(policy=get_policy(policy).name)
+
 
 class Upload(models.Model):
     """One file a user uploaded (or was allowed to upload) straight to the bucket.
