@@ -28,7 +28,6 @@ from django.utils.translation import gettext_lazy as _
 
 from presigned_transfers import ui
 from presigned_transfers.models import Upload
-from presigned_transfers.policy import may_use
 
 
 class UploadWidget(forms.Widget):
@@ -161,11 +160,7 @@ class _UserUploadsMixin:
     def user(self, user: Any) -> None:
         """Setting the user is what makes the field accept anything: their complete uploads."""
         self._user = user
-        rules = ui.get_policy(self.policy)
-        if may_use(rules, user):
-            queryset = Upload.objects.owned_by(user).complete().filter(policy=rules.name)
-        else:
-            queryset = Upload.objects.none()
+        queryset = Upload.objects.choosable_by(user, policy=self.policy)
         self.queryset = queryset  # type: ignore[attr-defined]
         self.widget.queryset = queryset
         self.widget.user = user

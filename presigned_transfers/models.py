@@ -9,6 +9,8 @@ from django.db import models
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext_lazy as _
 
+from presigned_transfers.policy import may_use, named_policy
+
 
 class UploadQuerySet(models.QuerySet["Upload"]):
     def owned_by(self, user: object) -> UploadQuerySet:
@@ -19,6 +21,20 @@ class UploadQuerySet(models.QuerySet["Upload"]):
 
     def complete(self) -> UploadQuerySet:
         return self.filter(status=Upload.Status.COMPLETE)
+
+    def choosable_by(self, user: object, *, policy: str | None = None) -> UploadQuerySet:
+        """The uploads *user* may choose for *policy* (the default policy for ``None``).
+
+        The one home of that rule, used by :mod:`presigned_transfers.forms` and
+        :mod:`presigned_transfers.rest_framework`: the user's own *complete* uploads made under
+        that policy; none at all for an anonymous user, or for a user who may not use the
+        policy (its ``PERMISSION`` or ``ALLOW``). An unknown policy name raises
+        :class:`~django.core.exceptions.ImproperlyConfigured`.
+        """
+        named = named_policy(policy)
+        if not may_use(named, user):
+            return self.none()
+        return self.owned_by(user).complete().filter(policy=named.name)
 
 
 class Upload(models.Model):

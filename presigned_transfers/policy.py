@@ -119,6 +119,23 @@ def staging_key(key: str) -> str:
     return app_settings.staging_prefix + key
 
 
+def named_policy(name: str | None) -> Policy:
+    """The named policy (the default one for ``None``); :class:`ImproperlyConfigured` if none.
+
+    For names from code (a template tag, a form field), where a missing policy is a bug; a
+    client's request names its policy through :func:`validate_upload_request`.
+    """
+    rules = app_settings.get_policy(name)
+    if rules is None:
+        known = ", ".join(sorted(app_settings.policies)) or "none"
+        raise ImproperlyConfigured(
+            f"There is no upload policy called {name or app_settings.default_policy!r} in "
+            f"{SETTING_NAME}['POLICIES'] (known: {known}); check {SETTING_NAME}"
+            "['DEFAULT_POLICY'] or the policy= of the upload picker or UploadField."
+        )
+    return rules
+
+
 def may_use(rules: Policy, user: object) -> bool:
     """Whether *user* may upload under *rules*: its ``PERMISSION`` and ``ALLOW``, if any."""
     if not rules.restricted:

@@ -15,7 +15,6 @@ import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from django.core.exceptions import ImproperlyConfigured
 from django.middleware.csrf import get_token
 from django.template.defaultfilters import filesizeformat
 from django.templatetags.static import static
@@ -25,9 +24,9 @@ from django.utils.safestring import SafeString
 from django.utils.text import get_text_list
 from django.utils.translation import gettext as _
 
-from presigned_transfers.conf import SETTING_NAME, Policy, app_settings
+from presigned_transfers.conf import Policy
 from presigned_transfers.models import Upload
-from presigned_transfers.policy import may_use
+from presigned_transfers.policy import may_use, named_policy
 
 SCRIPT_PATH = "presigned_transfers/presigned_transfers.js"
 CSS_PATH = "presigned_transfers/presigned_transfers.css"
@@ -84,19 +83,6 @@ def script_tag(nonce: object = None, csrf_token: str = "") -> SafeString:
 def css_tag(nonce: object = None) -> SafeString:
     """The ``<link>`` element for the default look of the picker and download links."""
     return format_html('<link rel="stylesheet" href="{}"{}>', static(CSS_PATH), _nonce_attr(nonce))
-
-
-def get_policy(name: str | None) -> Policy:
-    """The named policy (the default one for ``None``); :class:`ImproperlyConfigured` if none."""
-    policy = app_settings.get_policy(name)
-    if policy is None:
-        known = ", ".join(sorted(app_settings.policies)) or "none"
-        raise ImproperlyConfigured(
-            f"There is no upload policy called {name or app_settings.default_policy!r} in "
-            f"{SETTING_NAME}['POLICIES'] (known: {known}); check {SETTING_NAME}"
-            "['DEFAULT_POLICY'] or the policy= of the upload picker or UploadField."
-        )
-    return policy
 
 
 def type_label(content_type: str) -> str:
@@ -195,7 +181,7 @@ def picker_context(
     A *user* who may not use the policy (see ``PERMISSION`` and ``ALLOW``) gets a notice
     instead of a picker.
     """
-    rules = get_policy(policy)
+    rules = named_policy(policy)
     if not may_use(rules, user):
         # Shown only to someone who may not upload under this policy: no control, no config.
         return {"picker_id": picker_id, "unavailable": True}

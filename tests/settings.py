@@ -7,6 +7,8 @@ PostgreSQL and Redis with environment variables:
     CACHE_URL=redis://127.0.0.1:6379/0
 """
 
+import importlib.util
+
 import environ
 
 env = environ.Env()
@@ -26,6 +28,10 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "presigned_transfers",
 ]
+# Django REST framework is optional. Where it is installed (`tox -e drf`), so are the DRF tests'
+# own app (tests/drf/: a host project's models) and DRF; elsewhere tests/drf/ is not collected.
+if importlib.util.find_spec("rest_framework") is not None:
+    INSTALLED_APPS += ["rest_framework", "tests.drf"]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",

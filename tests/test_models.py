@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import AnonymousUser
+from django.core.exceptions import ImproperlyConfigured
 from django.db import IntegrityError, connection
 
 from presigned_transfers.models import Upload
@@ -77,6 +78,29 @@ def test_owned_by_and_complete(user, other_user):
     assert list(Upload.objects.owned_by(user).complete()) == [mine]
     assert list(Upload.objects.owned_by(AnonymousUser())) == []
     assert list(Upload.objects.owned_by(None)) == []
+
+
+def test_choosable_by_is_the_users_complete_uploads_under_the_policy(user, other_user, settings):
+    settings.PRESIGNED_TRANSFERS = {
+        **settings.PRESIGNED_TRANSFERS,
+        "POLICIES": {
+            "default": {"CONTENT_TYPES": ["application/pdf"], "MAX_SIZE": 1000},
+            "images": {"CONTENT_TYPES": ["image/png"], "MAX_SIZE": 1000},
+        },
+    }
+    complete = Upload.Status.COMPLETE
+    mine = make_upload(user, status=complete)
+    image = make_upload(user, status=complete, policy="images")
+    make_upload(user)  # pending
+    make_upload(user, status=Upload.Status.FAILED)
+    make_upload(other_user, status=complete)
+    assert list(Upload.objects.choosable_by(user)) == [mine]
+    assert list(Upload.objects.choosable_by(user, policy="default")) == [mine]
+    assert list(Upload.objects.choosable_by(user, policy="images")) == [image]
+    assert list(Upload.objects.choosable_by(AnonymousUser())) == []
+    assert list(Upload.objects.choosable_by(None, policy="images")) == []
+    with pytest.raises(ImproperlyConfigured, match=r"no upload policy called 'nope'"):
+        Upload.objects.choosable_by(user, policy="nope")
 
 
 def test_deleting_the_owner_deletes_the_uploads(user, other_user):
