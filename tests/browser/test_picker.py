@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import struct
 import zlib
 from typing import Any
@@ -618,9 +617,9 @@ def upload_url_bodies(page: Any) -> list[dict[str, Any]]:
     bodies: list[dict[str, Any]] = []
     page.on(
         "request",
-        lambda request: bodies.append(request.post_data_json)
-        if request.url.endswith("/upload-url/")
-        else None,
+        lambda request: (
+            bodies.append(request.post_data_json) if request.url.endswith("/upload-url/") else None
+        ),
     )
     return bodies
 
@@ -657,7 +656,10 @@ def test_javascript_api_checksum_and_transports_options(site, bucket, settings):
     from django.urls import reverse
 
     set_policies(settings, anything={"CONTENT_TYPES": ["image/png"], "MAX_SIZE": 5000})
-    urls = [reverse("presigned_transfers:upload-url"), reverse("presigned_transfers:confirm-upload")]
+    urls = [
+        reverse("presigned_transfers:upload-url"),
+        reverse("presigned_transfers:confirm-upload"),
+    ]
     site.goto(FILES)
     bodies = upload_url_bodies(site.page)
     # No detailUrl: no parts URL either, so multipart is not offered; no checksum by default.
