@@ -105,7 +105,11 @@ describe("planParts", () => {
       [10, 10, Number.NaN],
       [10, 6 * 1024 * MiB, 1],
     ]) {
-      assert.throws(() => logic.planParts(size, partSize, count), RangeError, `${size} ${partSize}`);
+      assert.throws(
+        () => logic.planParts(size, partSize, count),
+        RangeError,
+        `${size} ${partSize}`
+      );
     }
   });
 });
@@ -159,7 +163,10 @@ describe("retryDecision", () => {
     assert.equal(logic.retryDecision(failure("network")), "retry");
     assert.equal(logic.retryDecision(failure("server_unreachable")), "retry");
     assert.equal(logic.retryDecision(failure("storage_refused", 500)), "retry");
-    assert.equal(logic.retryDecision(failure("storage_refused", 503, { storage_code: "SlowDown" })), "retry");
+    assert.equal(
+      logic.retryDecision(failure("storage_refused", 503, { storage_code: "SlowDown" })),
+      "retry"
+    );
     assert.equal(logic.retryDecision(failure("server_error", 502)), "retry");
     assert.equal(logic.retryDecision(failure("rate_limited", 429)), "retry");
     assert.equal(logic.retryDecision(failure("storage_refused", 408)), "retry");
@@ -179,7 +186,10 @@ describe("retryDecision", () => {
 
   it("gives up on refusals, cancels and unknown errors", () => {
     const refusals = [
-      failure("storage_refused", 403, { storage_code: "AccessDenied", storage_message: "Access Denied" }),
+      failure("storage_refused", 403, {
+        storage_code: "AccessDenied",
+        storage_message: "Access Denied",
+      }),
       failure("storage_refused", 403, { storage_code: "SignatureDoesNotMatch" }),
       failure("storage_refused", 400, { storage_code: "BadDigest" }),
       failure("storage_refused", 412, { storage_code: "PreconditionFailed" }),
@@ -192,7 +202,8 @@ describe("retryDecision", () => {
       new TypeError("a bug"),
       null,
     ];
-    for (const error of refusals) assert.equal(logic.retryDecision(error), null, String(error && error.code));
+    for (const error of refusals)
+      assert.equal(logic.retryDecision(error), null, String(error && error.code));
   });
 });
 
@@ -398,7 +409,7 @@ describe("pool", () => {
     assert.deepEqual(await logic.pool([], async () => 1), []);
   });
 
-  it("starts nothing after a failure, reports it at once, rejects when all have settled", async () => {
+  it("starts nothing after a failure, tells at once, rejects once all have settled", async () => {
     const { state, worker } = controllable();
     const errors = [];
     let settled = false;
@@ -603,7 +614,10 @@ describe("resume records", () => {
     storage.setItem(logic.RESUME_PREFIX + "partial", JSON.stringify({ uploadId: "x" }));
     storage.setItem("someone-else", "kept");
     assert.equal(store.prune(), 3);
-    assert.deepEqual([...storage.map.keys()].sort(), [logic.resumeKey(file, "a"), "someone-else"].sort());
+    assert.deepEqual(
+      [...storage.map.keys()].sort(),
+      [logic.resumeKey(file, "a"), "someone-else"].sort()
+    );
   });
 
   it("never fails when storage is missing or broken", () => {

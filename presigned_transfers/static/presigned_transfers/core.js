@@ -31,7 +31,8 @@
       "The file could not be read: it may have been changed or moved. Choose it again.",
     checksum_unavailable:
       "This browser cannot compute the file's checksum here (it needs a secure HTTPS page).",
-    transport_unsupported: "The server asked for an upload method this page cannot use (%(transport)s).",
+    transport_unsupported:
+      "The server asked for an upload method this page cannot use (%(transport)s).",
     waiting: "Waiting…",
     preparing: "Preparing…",
     resuming: "Resuming…",

@@ -130,7 +130,8 @@
    * A `Retry-After` (seconds) is honoured up to `maxDelay`.
    *
    * @param {number} attempt
-   * @param {{baseDelay?: number, maxDelay?: number, factor?: number, random?: () => number}} [options]
+   * @param {{baseDelay?: number, maxDelay?: number, factor?: number,
+   *   random?: () => number}} [options] see RetryOptions
    * @param {number} [retryAfter] seconds, from the server
    * @returns {number} milliseconds
    */

@@ -157,7 +157,13 @@
       stage = "confirm";
       onStage("confirming", uploadId);
       // Not cancellable: the file is in the bucket, the server decides now.
-      const data = await confirm(file, signed, transport, { ...context, signal: undefined }, options);
+      const data = await confirm(
+        file,
+        signed,
+        transport,
+        { ...context, signal: undefined },
+        options
+      );
       if (store) store.forget(file, policy);
       onStage("done", uploadId);
       return data.upload;
@@ -168,9 +174,14 @@
         if (uploadId && !stored && options.detailUrl) {
           // Tidy up the pending upload (the server also aborts a multipart upload); the
           // cleanup command would do it later anyway.
-          requestJson("DELETE", logic.uploadUrlFor(options.detailUrl, ID_PLACEHOLDER, uploadId), undefined, {
-            csrfToken: options.csrfToken,
-          }).catch(() => {});
+          requestJson(
+            "DELETE",
+            logic.uploadUrlFor(options.detailUrl, ID_PLACEHOLDER, uploadId),
+            undefined,
+            {
+              csrfToken: options.csrfToken,
+            }
+          ).catch(() => {});
         }
       } else if (store && isGone(error)) {
         store.forget(file, policy);
@@ -444,7 +455,10 @@
       this.errorNode = part("error");
       this.nameNode.textContent = file.name;
       this.progress.setAttribute("aria-label", file.name);
-      this.cancelButton.setAttribute("aria-label", format(messages.cancel_label, { name: file.name }));
+      this.cancelButton.setAttribute(
+        "aria-label",
+        format(messages.cancel_label, { name: file.name })
+      );
       this.cancelButton.addEventListener("click", () => this.cancel());
       this.setState("waiting", messages.waiting);
     }
@@ -577,7 +591,9 @@
       this.setState("error", "");
       this.errorNode.textContent = error.message;
       this.errorNode.hidden = false;
-      picker.announce(format(messages.file_error, { name: this.file.name, message: error.message }));
+      picker.announce(
+        format(messages.file_error, { name: this.file.name, message: error.message })
+      );
       emit(picker.root, "error", {
         file: this.file,
         uploadId: this.uploadId,
@@ -686,7 +702,13 @@
         return isMultipart ? await logic.retry(once, { ...(options.retry || {}) }) : await once();
       } catch (error) {
         const missing = error.code === "parts_missing" && (error.details || {}).missing;
-        if (isMultipart && transport.resend && Array.isArray(missing) && missing.length && round < 2) {
+        if (
+          isMultipart &&
+          transport.resend &&
+          Array.isArray(missing) &&
+          missing.length &&
+          round < 2
+        ) {
           await transport.resend(file, signed, missing, context);
           continue;
         }
@@ -701,7 +723,10 @@
     return (
       error.status === 404 ||
       error.status === 409 ||
-      (error.stage === "confirm" && error.status >= 400 && error.status < 500 && error.status !== 401)
+      (error.stage === "confirm" &&
+        error.status >= 400 &&
+        error.status < 500 &&
+        error.status !== 401)
     );
   }
 
