@@ -3,8 +3,8 @@
 The tags in :mod:`presigned_transfers.templatetags.presigned_transfers` and the widget in
 :mod:`presigned_transfers.forms` are thin wrappers over these. Nothing here needs inline
 script or inline style, so pages with a strict Content-Security-Policy work: the script is a
-static file (loaded with the page's CSP nonce when there is one) and everything it needs is
-passed in ``data-`` attributes.
+few static files, classic scripts loaded with the page's CSP nonce when there is one, and
+everything it needs is passed in ``data-`` attributes.
 """
 
 from __future__ import annotations

@@ -372,3 +372,7 @@ def test_script_texts_have_the_placeholders_the_script_fills_in():
     for key, text in messages.items():
         assert re.search(rf"\b{key}:\s", script), key
         assert text in script.replace('" +\n      "', ""), key
+    # ... and no text of its own that the server does not translate.
+    block = script.split("const messages = {", 1)[1].split("\n  };", 1)[0]
+    fallback_keys = set(re.findall(r"^    (\w+):", block, re.MULTILINE))
+    assert fallback_keys == set(messages)
