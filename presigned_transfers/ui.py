@@ -3,8 +3,8 @@
 The tags in :mod:`presigned_transfers.templatetags.presigned_transfers` and the widget in
 :mod:`presigned_transfers.forms` are thin wrappers over these. Nothing here needs inline
 script or inline style, so pages with a strict Content-Security-Policy work: the script is a
-static file (loaded with the page's CSP nonce when there is one) and everything it needs is
-passed in ``data-`` attributes.
+few static files, classic scripts loaded with the page's CSP nonce when there is one, and
+everything it needs is passed in ``data-`` attributes.
 """
 
 from __future__ import annotations
@@ -28,7 +28,18 @@ from presigned_transfers.conf import Policy
 from presigned_transfers.models import Upload
 from presigned_transfers.policy import may_use, named_policy
 
-SCRIPT_PATH = "presigned_transfers/presigned_transfers.js"
+#: The script's files, in the order they must run (each a classic deferred script, no ES
+#: modules: a nonce alone does not cover a module's static imports). The last one defines the
+#: public API (``window.PresignedTransfers``) and carries the texts and the CSRF token.
+SCRIPT_PATHS = (
+    "presigned_transfers/core.js",
+    "presigned_transfers/logic.js",
+    "presigned_transfers/transport-post.js",
+    "presigned_transfers/transport-put.js",
+    "presigned_transfers/transport-multipart.js",
+    "presigned_transfers/presigned_transfers.js",
+)
+SCRIPT_PATH = SCRIPT_PATHS[-1]
 CSS_PATH = "presigned_transfers/presigned_transfers.css"
 
 #: A syntactically valid upload id, replaced by the script with a real one.
@@ -66,18 +77,28 @@ def _nonce_attr(nonce: object) -> SafeString:
 
 
 def script_tag(nonce: object = None, csrf_token: str = "") -> SafeString:
-    """The ``<script>`` element that loads the picker and download-link behaviour.
+    """The ``<script>`` elements that load the picker and download-link behaviour.
 
-    It carries the script's texts, translated for the current language, in ``data-messages``,
-    and the page's CSRF token for the JavaScript API in ``data-csrf-token``.
+    One ``<script src defer>`` per file of :data:`SCRIPT_PATHS`, in order, each with the CSP
+    nonce. The last one (``presigned_transfers.js``) carries the script's texts, translated for
+    the current language, in ``data-messages``, and the page's CSRF token for the JavaScript
+    API in ``data-csrf-token``.
     """
-    return format_html(
-        '<script src="{}" data-messages="{}"{} defer{}></script>',
-        static(SCRIPT_PATH),
-        json.dumps(client_messages(), ensure_ascii=False, sort_keys=True),
-        format_html(' data-csrf-token="{}"', csrf_token) if csrf_token else "",
-        _nonce_attr(nonce),
+    nonce_attr = _nonce_attr(nonce)
+    tags = [
+        format_html('<script src="{}" defer{}></script>', static(path), nonce_attr)
+        for path in SCRIPT_PATHS[:-1]
+    ]
+    tags.append(
+        format_html(
+            '<script src="{}" data-messages="{}"{} defer{}></script>',
+            static(SCRIPT_PATH),
+            json.dumps(client_messages(), ensure_ascii=False, sort_keys=True),
+            format_html(' data-csrf-token="{}"', csrf_token) if csrf_token else "",
+            nonce_attr,
+        )
     )
+    return SafeString("\n".join(tags))
 
 
 def css_tag(nonce: object = None) -> SafeString:
@@ -128,8 +149,21 @@ def client_messages() -> dict[str, str]:
         ),
         "confirm_failed": _("The file was sent but could not be confirmed: %(message)s"),
         "file_error": _("%(name)s: %(message)s"),
+        "file_unreadable": _(
+            "The file could not be read: it may have been changed or moved. Choose it again."
+        ),
+        "checksum_unavailable": _(
+            "This browser cannot compute the file's checksum here (it needs a secure HTTPS page)."
+        ),
+        "transport_unsupported": _(
+            "The server asked for an upload method this page cannot use (%(transport)s)."
+        ),
         "waiting": _("Waiting…"),
+        "preparing": _("Preparing…"),
+        "resuming": _("Resuming…"),
+        "retrying": _("Connection problem, trying again…"),
         "uploading": _("Uploading %(name)s…"),
+        "resuming_status": _("Resuming the upload of %(name)s…"),
         "percent": _("%(percent)s%%"),
         "confirming": _("Checking…"),
         "done": _("Uploaded"),
@@ -151,6 +185,24 @@ def context_user(context: Mapping[str, Any]) -> object:
     """The user a template is rendered for: ``request.user``, else ``user``, else ``None``."""
     request = context.get("request")
     return getattr(request, "user", None) or context.get("user")
+
+
+def transport_config() -> dict[str, Any]:
+    """How the picker may send files: its ``data-config`` keys beyond the policy.
+
+    ``multipartThreshold``: files larger than this go by multipart, smaller ones by post or put
+    (and only those get a whole-file ``checksum_sha256``); ``checksum``: ``"sha256"`` or
+    ``None``; ``transports``: what the script offers the server, best first.
+
+    TODO(lead): fixed values for now. The lead will read them from settings (the multipart
+    threshold, the checksum and the transport settings do not exist yet); keep this the one
+    place that does.
+    """
+    return {
+        "multipartThreshold": 64 * 1024 * 1024,
+        "checksum": "sha256",
+        "transports": ["multipart", "put", "post"],
+    }
 
 
 def csrf_token(context: Mapping[str, Any]) -> str:
@@ -200,6 +252,7 @@ def picker_context(
         "minSizeText": filesizeformat(rules.min_size),
         "maxSizeText": filesizeformat(rules.max_size),
         "allowedText": get_text_list([type_label(t) for t in rules.content_types], _("or")),
+        **transport_config(),
     }
     return {
         "picker_id": picker_id,

@@ -21,6 +21,7 @@ from presigned_transfers.forms import (
     UploadWidget,
 )
 from presigned_transfers.models import Upload
+from tests.test_templatetags import ROW_TEMPLATE
 
 pytestmark = pytest.mark.django_db
 
@@ -194,8 +195,10 @@ def test_widget_renders_the_picker_exact_html(user):
           <noscript><p class="presigned-picker__noscript">Uploading needs JavaScript, which is
             turned off in this browser.</p></noscript>
           <ul class="presigned-picker__files" data-presigned-files></ul>
-          <p class="presigned-picker__status" role="status" aria-live="polite"
-             data-presigned-status></p>
+          {ROW_TEMPLATE}
+          <p class="presigned-picker__notice" data-presigned-notice hidden></p>
+          <p class="presigned-picker__status presigned-visually-hidden" role="status"
+             aria-live="polite" data-presigned-status></p>
         </div>
         """,
     )
@@ -209,11 +212,16 @@ def test_widget_shows_the_chosen_upload_with_a_remove_button(user):
     assertInHTML(
         f"""<li class="presigned-file" data-state="done" data-upload-id="{upload.pk}">
             <span class="presigned-file__name">Ünï &lt;x&gt;.pdf</span>
+            <progress class="presigned-file__progress" max="100" value="100"
+                      aria-label="Ünï &lt;x&gt;.pdf"></progress>
             <span class="presigned-file__text">Uploaded</span>
-            <a class="presigned-file__download"
-               href="/xfer-9f3/uploads/{upload.pk}/download/">Download</a>
+            <button class="presigned-file__cancel" type="button"
+                    aria-label="Cancel the upload of Ünï &lt;x&gt;.pdf" hidden>Cancel</button>
+            <a class="presigned-file__download" href="/xfer-9f3/uploads/{upload.pk}/download/"
+               aria-label="Download Ünï &lt;x&gt;.pdf">Download</a>
             <button class="presigned-file__remove" type="button"
-                    aria-label="Remove Ünï &lt;x&gt;.pdf from the form">Remove</button></li>""",
+                    aria-label="Remove Ünï &lt;x&gt;.pdf from the form">Remove</button>
+            <p class="presigned-file__error" hidden></p></li>""",
         rendered,
     )
     assertInHTML(

@@ -22,10 +22,28 @@ from presigned_transfers.models import Upload
 PREFIX = "/xfer-9f3"  # tests/urls.py mounts the app here
 UPLOAD_ID = "3f1c2d4e-0000-4000-8000-000000000001"
 DEFAULT_CONFIG = (
-    '{"allowedText": "PDF, JPEG, PNG, GIF or WebP", "contentTypes": ["application/pdf", '
-    '"image/jpeg", "image/png", "image/gif", "image/webp"], "maxSize": 20971520, '
-    '"maxSizeText": "20.0\xa0MB", "minSize": 1, "minSizeText": "1\xa0byte", "policy": "default"}'
+    '{"allowedText": "PDF, JPEG, PNG, GIF or WebP", "checksum": "sha256", "contentTypes": '
+    '["application/pdf", "image/jpeg", "image/png", "image/gif", "image/webp"], "maxSize": '
+    '20971520, "maxSizeText": "20.0\xa0MB", "minSize": 1, "minSizeText": "1\xa0byte", '
+    '"multipartThreshold": 67108864, "policy": "default", "transports": ["multipart", "put", '
+    '"post"]}'
 )
+#: The empty file row the script clones (picker.html's <template>, from file.html).
+ROW_TEMPLATE = """<template data-presigned-file-template><li class="presigned-file"
+    data-state="waiting"><span class="presigned-file__name"></span>
+    <progress class="presigned-file__progress" max="100" value="0" aria-label=""></progress>
+    <span class="presigned-file__text"></span>
+    <button class="presigned-file__cancel" type="button" aria-label="">Cancel</button>
+    <a class="presigned-file__download" href="" aria-label="" hidden>Download</a>
+    <button class="presigned-file__remove" type="button" aria-label="" hidden>Remove</button>
+    <p class="presigned-file__error" hidden></p></li></template>"""
+SCRIPTS = [
+    "core.js",
+    "logic.js",
+    "transport-post.js",
+    "transport-put.js",
+    "transport-multipart.js",
+]
 
 
 def render(source: str, context: dict | None = None, request=None) -> str:
@@ -56,14 +74,39 @@ def make_upload(owner, **fields) -> Upload:
 # -- script and stylesheet ------------------------------------------------------------------
 
 
-def test_script_tag_carries_translated_messages_and_no_nonce_by_default():
+def test_script_tag_loads_every_file_in_order_the_last_with_the_messages():
     messages = attr(json.dumps(ui.client_messages(), ensure_ascii=False, sort_keys=True))
+    rendered = render("{% presigned_transfers_script %}")
     assertHTMLEqual(
-        render("{% presigned_transfers_script %}"),
-        f'<script src="/static/presigned_transfers/presigned_transfers.js" '
+        rendered,
+        "".join(
+            f'<script src="/static/presigned_transfers/{name}" defer></script>' for name in SCRIPTS
+        )
+        + '<script src="/static/presigned_transfers/presigned_transfers.js" '
         f'data-messages="{messages}" defer></script>',
     )
+    # Classic scripts (no type="module": a nonce would not cover a module's imports), in order.
+    assert "type=" not in rendered
+    sources = re.findall(r'src="/static/presigned_transfers/([^"]+)"', rendered)
+    assert sources == [*SCRIPTS, "presigned_transfers.js"]
+    assert [path.rsplit("/", 1)[1] for path in ui.SCRIPT_PATHS] == sources
+    assert rendered.count("data-messages=") == 1
     assert "The file is too large: the limit is %(limit)s." in ui.client_messages().values()
+
+
+def test_script_files_are_classic_scripts_on_one_namespace():
+    """Each file exists, imports nothing (no ES modules) and registers on PresignedTransfers."""
+    from pathlib import Path
+
+    import presigned_transfers
+
+    static = Path(presigned_transfers.__file__).parent / "static"
+    for path in ui.SCRIPT_PATHS:
+        source = (static / path).read_text()
+        assert not re.search(r"^\s*(import|export)\b", source, re.MULTILINE), path
+        assert "import(" not in source, path
+        assert '"use strict";' in source, path
+        assert "window.PresignedTransfers" in source, path
 
 
 def test_script_and_css_tags_use_the_csp_nonce():
@@ -71,7 +114,9 @@ def test_script_and_css_tags_use_the_csp_nonce():
         "{% presigned_transfers_script %}{% presigned_transfers_css %}",
         {"csp_nonce": "r4nd0m+/="},
     )
-    assert rendered.count(' nonce="r4nd0m+/="') == 2
+    # Every script file and the stylesheet.
+    assert rendered.count(' nonce="r4nd0m+/="') == len(ui.SCRIPT_PATHS) + 1 == 7
+    assert rendered.count("<script ") == 6
     assertInHTML(
         '<link rel="stylesheet" href="/static/presigned_transfers/presigned_transfers.css" '
         'nonce="r4nd0m+/=">',
@@ -134,8 +179,10 @@ def test_upload_picker_exact_html():
           <noscript><p class="presigned-picker__noscript">Uploading needs JavaScript, which is
             turned off in this browser.</p></noscript>
           <ul class="presigned-picker__files" data-presigned-files></ul>
-          <p class="presigned-picker__status" role="status" aria-live="polite"
-             data-presigned-status></p>
+          {ROW_TEMPLATE}
+          <p class="presigned-picker__notice" data-presigned-notice hidden></p>
+          <p class="presigned-picker__status presigned-visually-hidden" role="status"
+             aria-live="polite" data-presigned-status></p>
         </div>
         """,
     )
@@ -170,6 +217,12 @@ def test_upload_picker_policy_multiple_label_id(settings):
         "minSizeText": "100\xa0bytes",
         "maxSizeText": "5.0\xa0MB",
         "allowedText": "PNG, AVIF or application/x-custom-thing",
+        **ui.transport_config(),
+    }
+    assert ui.transport_config() == {
+        "multipartThreshold": 64 * 1024 * 1024,
+        "checksum": "sha256",
+        "transports": ["multipart", "put", "post"],
     }
     assertInHTML(
         '<label class="presigned-picker__label" for="photos-input">Add photos</label>', rendered
@@ -306,15 +359,20 @@ def test_script_texts_have_the_placeholders_the_script_fills_in():
     assert messages["percent"] == "%(percent)s%%"
     assert "%(status)s" in messages["storage_refused"]
     assert "%(message)s" in messages["confirm_failed"]
+    assert messages["resuming_status"] == "Resuming the upload of %(name)s…"
+    assert "%(transport)s" in messages["transport_unsupported"]
     # The script has an English fallback for every text (pages that load it by hand).
     from pathlib import Path
 
     import presigned_transfers
 
     script = (
-        Path(presigned_transfers.__file__).parent
-        / "static/presigned_transfers/presigned_transfers.js"
+        Path(presigned_transfers.__file__).parent / "static/presigned_transfers/core.js"
     ).read_text()
     for key, text in messages.items():
         assert re.search(rf"\b{key}:\s", script), key
         assert text in script.replace('" +\n      "', ""), key
+    # ... and no text of its own that the server does not translate.
+    block = script.split("const messages = {", 1)[1].split("\n  };", 1)[0]
+    fallback_keys = set(re.findall(r"^    (\w+):", block, re.MULTILINE))
+    assert fallback_keys == set(messages)

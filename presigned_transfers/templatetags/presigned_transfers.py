@@ -37,7 +37,7 @@ def _csp_nonce(context: template.Context) -> Any:
 
 @register.simple_tag(takes_context=True)
 def presigned_transfers_script(context: template.Context) -> SafeString:
-    """``<script src=... defer>``, with the page's CSP nonce if it has one."""
+    """One ``<script src=... defer>`` per file of the script, with the page's CSP nonce if any."""
     return ui.script_tag(_csp_nonce(context), ui.csrf_token(context))
 
 

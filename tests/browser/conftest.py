@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -43,6 +44,14 @@ def chromium_executable() -> str | None:
         if candidate and os.path.isfile(candidate) and os.access(candidate, os.X_OK):
             return candidate
     return None
+
+
+def screenshot(page: Any, name: str) -> None:
+    """The whole page into ``$SCREENSHOTS_DIR`` (if set); the viewport is kept short."""
+    directory = os.environ.get("SCREENSHOTS_DIR")
+    if directory:
+        Path(directory).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(directory) / name), full_page=True)
 
 
 def require_chromium() -> str:

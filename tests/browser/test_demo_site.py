@@ -7,14 +7,13 @@ With ``SCREENSHOTS_DIR`` set, this also takes the README's screenshots:
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import require_chromium
+from tests.browser.conftest import require_chromium, screenshot
 from tests.browser.test_picker import payload, pdf, png, throttle
 from tests.demo import Demo, require_seaweedfs
 
@@ -31,14 +30,6 @@ def demo(tmp_path_factory):
     demo.start()
     yield demo
     assert demo.stop() == 0
-
-
-def screenshot(page: Any, name: str) -> None:
-    """The whole page into ``$SCREENSHOTS_DIR`` (if set); the viewport is kept short."""
-    directory = os.environ.get("SCREENSHOTS_DIR")
-    if directory:
-        Path(directory).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(Path(directory) / name), full_page=True)
 
 
 def sign_in(page: Any, demo: Demo) -> None:

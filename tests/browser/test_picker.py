@@ -8,6 +8,7 @@ the bucket's CORS rule has to allow.
 from __future__ import annotations
 
 import base64
+import hashlib
 import struct
 import zlib
 from typing import Any
@@ -15,7 +16,9 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
+from presigned_transfers import ui
 from presigned_transfers.models import Upload
+from tests.browser.conftest import screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.s3]
 
@@ -372,6 +375,16 @@ def test_strict_csp_page_still_uploads(site, bucket):
     )
 
     expect(file_item(site.page, "csp.png")).to_have_attribute("data-state", "done")
+    # Every file of the script loaded as a classic script with the nonce, and ran.
+    scripts = site.page.evaluate(
+        """() => [...document.scripts].map((s) => [s.getAttribute("src"), s.type, !!s.nonce])"""
+    )
+    assert scripts == [[f"/static/{path}", "", True] for path in ui.SCRIPT_PATHS]
+    assert len(scripts) == 6
+    assert site.page.evaluate(
+        "() => [Object.keys(PresignedTransfers.transports).sort(), !!PresignedTransfers.logic,"
+        " typeof PresignedTransfers.upload]"
+    ) == [["multipart", "post", "put"], True, "function"]
     assert site.page.evaluate("window.__violations") == []
     assert [text for text in violations if "Content Security Policy" in text] == []
     # The stylesheet applied too (a nonce'd <link>): the drop zone has its dashed border.
@@ -422,11 +435,14 @@ def test_form_waits_for_uploads_and_refuses_foreign_ids(site, bucket, other_user
     )
     expect(file_item(page, "slow.pdf")).to_have_attribute("data-state", "uploading")
     page.get_by_role("button", name="Save").click()
-    expect(page.locator("[data-presigned-status]")).to_have_text(
-        "Wait until the uploads finish, or cancel them, before submitting."
-    )
+    busy = "Wait until the uploads finish, or cancel them, before submitting."
+    expect(page.locator("[data-presigned-status]")).to_have_text(busy)
+    # The status line is for screen readers only; sighted users see the picker's notice.
+    expect(page.locator(".presigned-picker__notice")).to_be_visible()
+    expect(page.locator(".presigned-picker__notice")).to_have_text(busy)
     file_item(page, "slow.pdf").get_by_role("button").click()
     expect(file_item(page, "slow.pdf")).to_have_attribute("data-state", "cancelled")
+    expect(page.locator(".presigned-picker__notice")).to_be_hidden()
 
     # Someone else's upload id, smuggled into the hidden input, is refused by the server.
     foreign = services.create_upload(
@@ -521,3 +537,142 @@ def test_javascript_api_for_pages_with_their_own_ui(site, bucket, settings):
                                           {contentTypes: ["image/png"], minSize: 2}).code"""
     )
     assert code == "file_too_small"
+
+
+VISIBLE_BOXES = """(text) => [...document.querySelectorAll("body *")]
+  .filter((el) => el.textContent.includes(text)
+                  && ![...el.children].some((child) => child.textContent.includes(text)))
+  .map((el) => {
+    const box = el.getBoundingClientRect();
+    return {cls: el.className, width: box.width, height: box.height};
+  })"""
+
+
+def test_status_line_is_for_screen_readers_only(site, bucket, settings):
+    """The aria-live line says what happened, but is not a second visible copy of the error."""
+    set_policies(settings, tiny={"CONTENT_TYPES": ["image/png"], "MAX_SIZE": 1024})
+    site.goto(PICKER + "?policy=tiny&multiple=1")
+    page = site.page
+    message = "The file is too large: the limit is 1.0 KB."
+    page.get_by_label("Choose files").set_input_files(payload("big.png", "image/png", png(4096)))
+    expect(file_item(page, "big.png")).to_have_attribute("data-state", "error")
+
+    status = page.locator("[data-presigned-status]")
+    # Announced, and in the accessibility tree (hidden or display:none would silence it) ...
+    expect(page.get_by_role("status").first).to_have_text(f"big.png: {message}")
+    expect(status).to_have_attribute("aria-live", "polite")
+    # ... but not shown: a 1px clipped box.
+    box = status.bounding_box()
+    assert box is not None and box["width"] <= 1 and box["height"] <= 1, box
+    style = status.evaluate(
+        "(el) => { const s = getComputedStyle(el);"
+        " return [s.position, s.overflow, s.clipPath, s.whiteSpace]; }"
+    )
+    assert style == ["absolute", "hidden", "inset(50%)", "nowrap"]
+    # The refusal is visible exactly once: in its row.
+    boxes = page.evaluate(VISIBLE_BOXES, "The file is too large: the limit is 1.0")  # then nbsp
+    visible = [b for b in boxes if b["width"] > 1 and b["height"] > 1]
+    assert [b["cls"] for b in visible] == ["presigned-file__error"], boxes
+    assert len(boxes) == 2, boxes  # the row's error and the status line
+
+    page.get_by_label("Choose files").set_input_files(payload("fine.png", "image/png", png(500)))
+    expect(file_item(page, "fine.png")).to_have_attribute("data-state", "done")
+    expect(status).to_have_text("fine.png uploaded.")
+    screenshot(page, "picker-error.png")
+
+
+ROW_HTML = """(name) => [...document.querySelectorAll(".presigned-file")]
+  .find((li) => li.querySelector(".presigned-file__name").textContent === name).outerHTML"""
+
+
+def test_file_rows_are_the_same_whether_rendered_by_the_server_or_the_script(site, bucket):
+    """One markup for a file row: the script clones the <template> the server renders rows
+    with, so a row made in the browser is identical to the same upload rendered by Django."""
+    site.goto("/pages/form/")
+    page = site.page
+    name = "row <&> ü.png"
+    page.get_by_label("Choose a file").set_input_files(payload(name, "image/png", png(800)))
+    expect(file_item(page, "row")).to_have_attribute("data-state", "done")
+    from_script = page.evaluate(ROW_HTML, name)
+
+    # Submit without a title: the form comes back invalid, the upload rendered by the server.
+    page.locator("#form").evaluate("(form) => { form.noValidate = true; }")
+    page.get_by_label("Title").fill("")
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator(".errorlist")).to_be_visible()
+    expect(file_item(page, "row")).to_have_attribute("data-state", "done")
+    from_server = page.evaluate(ROW_HTML, name)
+
+    upload = Upload.objects.get()
+    assert f'data-upload-id="{upload.pk}"' in from_server
+    assert "row &lt;&amp;&gt; ü.png" in from_server
+    assert from_script == from_server
+    # The server-rendered row works too: Remove takes it out of the form.
+    file_item(page, "row").get_by_role("button", name=f"Remove {name} from the form").click()
+    expect(page.locator("input[type=hidden][name=attachment]")).to_have_count(0)
+
+
+def upload_url_bodies(page: Any) -> list[dict[str, Any]]:
+    """The JSON body of every upload-url request from now on."""
+    bodies: list[dict[str, Any]] = []
+    page.on(
+        "request",
+        lambda request: (
+            bodies.append(request.post_data_json) if request.url.endswith("/upload-url/") else None
+        ),
+    )
+    return bodies
+
+
+def test_whole_file_sha256_is_sent_in_upload_url(site, bucket):
+    data = png(30_000)
+    site.goto(PICKER)
+    bodies = upload_url_bodies(site.page)
+    site.page.get_by_label("Choose a file").set_input_files(payload("sum.png", "image/png", data))
+    expect(file_item(site.page, "sum.png")).to_have_attribute("data-state", "done")
+
+    assert len(bodies) == 1
+    assert bodies[0] == {
+        "filename": "sum.png",
+        "content_type": "image/png",
+        "size": len(data),
+        "policy": "default",
+        "transports": ["multipart", "put", "post"],
+        "checksum_sha256": base64.b64encode(hashlib.sha256(data).digest()).decode(),
+    }
+    # Today's server answers without "transport": the script took it for post.
+    assert bucket.get(Upload.objects.get().key) == data
+
+
+API_BODY = """async ([uploadUrl, confirmUrl, options]) => {
+  const file = new File([new Uint8Array(1234)], "api.png", { type: "image/png" });
+  try { await PresignedTransfers.upload(file, { uploadUrl, confirmUrl, ...options }); }
+  catch (error) { return error.code; }
+  return "stored";
+}"""
+
+
+def test_javascript_api_checksum_and_transports_options(site, bucket, settings):
+    from django.urls import reverse
+
+    set_policies(settings, anything={"CONTENT_TYPES": ["image/png"], "MAX_SIZE": 5000})
+    urls = [
+        reverse("presigned_transfers:upload-url"),
+        reverse("presigned_transfers:confirm-upload"),
+    ]
+    site.goto(FILES)
+    bodies = upload_url_bodies(site.page)
+    # No detailUrl: no parts URL either, so multipart is not offered; no checksum by default.
+    site.page.evaluate(API_BODY, [*urls, {"policy": "anything"}])
+    # Over the multipart threshold: no whole-file checksum (multipart parts have their own).
+    site.page.evaluate(
+        API_BODY, [*urls, {"policy": "anything", "checksum": "sha256", "multipartThreshold": 1000}]
+    )
+    site.page.evaluate(
+        API_BODY, [*urls, {"policy": "anything", "checksum": "sha256", "transports": ["post"]}]
+    )
+    assert [(b["transports"], b.get("checksum_sha256")) for b in bodies] == [
+        (["put", "post"], None),
+        (["put", "post"], None),
+        (["post"], base64.b64encode(hashlib.sha256(bytes(1234)).digest()).decode()),
+    ]
