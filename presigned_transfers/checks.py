@@ -33,6 +33,7 @@ _UNSHARED_CACHES = {
 
 def register() -> None:
     register_check(Tags.security, Tags.compatibility)(check_settings)
+    register_check(Tags.security, Tags.caches, deploy=True)(check_deploy_rate_limit_cache)
 
 
 def check_settings(app_configs: Iterable[Any] | None = None, **kwargs: Any) -> list[CheckMessage]:
@@ -327,20 +328,57 @@ def _check_rate_limits(raw: Mapping[str, Any]) -> list[CheckMessage]:
                     id="presigned_transfers.E011",
                 )
             )
-    cache_alias = getattr(settings, "RATELIMIT_USE_CACHE", "default")
-    backend = settings.CACHES.get(cache_alias, {}).get("BACKEND", "")
-    if backend in _UNSHARED_CACHES:
+    unshared = _unshared_rate_limit_cache()
+    if unshared is not None and settings.DEBUG:
+        # A DEBUG dev server is one process: a local-memory count holds there, so the first
+        # `migrate` / `runserver` of a fresh project must not be refused. `check --deploy`
+        # still refuses it (check_deploy_rate_limit_cache).
+        alias, backend = unshared
         messages.append(
-            Error(
-                f"The rate-limit cache {cache_alias!r} uses {backend.rsplit('.', 1)[-1]}, "
-                f"which {_UNSHARED_CACHES[backend]}: rate limits would not hold.",
-                hint="Point RATELIMIT_USE_CACHE at a shared, atomic cache such as Redis or "
-                "Memcached. For a single-process development server you may silence this "
-                "check (SILENCED_SYSTEM_CHECKS).",
-                id="presigned_transfers.E012",
+            Warning(
+                f"The rate-limit cache {alias!r} uses {backend.rsplit('.', 1)[-1]}, which "
+                f"{_UNSHARED_CACHES[backend]}: rate limits hold per process only.",
+                hint=_HINT_SHARED_CACHE + " This is an error with DEBUG off and in "
+                "`check --deploy`.",
+                id="presigned_transfers.W006",
             )
         )
+    elif unshared is not None:
+        messages.append(_unshared_cache_error(*unshared))
     return messages
+
+
+_HINT_SHARED_CACHE = (
+    "Point RATELIMIT_USE_CACHE at a shared, atomic cache such as Redis: CACHES = {'default': "
+    "{'BACKEND': 'django.core.cache.backends.redis.RedisCache', 'LOCATION': "
+    "'redis://127.0.0.1:6379/0'}}."
+)
+
+
+def _unshared_rate_limit_cache() -> tuple[str, str] | None:
+    """(alias, backend) of the rate-limit cache if it is not shared and atomic, else None."""
+    alias = getattr(settings, "RATELIMIT_USE_CACHE", "default")
+    backend = settings.CACHES.get(alias, {}).get("BACKEND", "")
+    return (alias, backend) if backend in _UNSHARED_CACHES else None
+
+
+def _unshared_cache_error(alias: str, backend: str) -> Error:
+    return Error(
+        f"The rate-limit cache {alias!r} uses {backend.rsplit('.', 1)[-1]}, "
+        f"which {_UNSHARED_CACHES[backend]}: rate limits would not hold.",
+        hint=_HINT_SHARED_CACHE,
+        id="presigned_transfers.E012",
+    )
+
+
+def check_deploy_rate_limit_cache(
+    app_configs: Iterable[Any] | None = None, **kwargs: Any
+) -> list[CheckMessage]:
+    """`check --deploy`: E012 even with DEBUG on (with DEBUG off check_settings reports it)."""
+    unshared = _unshared_rate_limit_cache()
+    if unshared is None or not settings.DEBUG:
+        return []
+    return [_unshared_cache_error(*unshared)]
 
 
 def _check_quota(raw: Mapping[str, Any]) -> list[CheckMessage]:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import io
+import os
 import socket
+import subprocess
+import sys
 from datetime import timedelta
 
 import boto3
@@ -14,7 +18,7 @@ from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 
 from presigned_transfers import conf
-from presigned_transfers.checks import check_settings
+from presigned_transfers.checks import check_deploy_rate_limit_cache, check_settings
 
 GB = conf.GB
 BASE = {"BUCKET": "test-bucket", "REGION": "us-east-1"}
@@ -171,11 +175,11 @@ def test_missing_setting_is_only_the_bucket_error(shared_cache):
 
 
 def test_every_id_is_covered():
-    covered = {case[0] for case in BAD_SETTINGS} | {"E000", "E012"}
+    covered = {case[0] for case in BAD_SETTINGS} | {"E000", "E012", "W006"}
     expected = (
         {f"E{n:03d}" for n in range(16)}
         | {"E020", "E021", "E022"}
-        | {f"W{n:03d}" for n in range(1, 5)}
+        | {f"W{n:03d}" for n in (1, 2, 3, 4, 6)}
     )
     assert covered == expected
 
@@ -198,6 +202,109 @@ def test_unshared_rate_limit_cache_is_e012(settings, backend, reason):
     assert backend.rsplit(".", 1)[-1] in messages[0].msg
     assert reason in messages[0].msg
     assert "RATELIMIT_USE_CACHE" in messages[0].hint
+
+
+@pytest.mark.parametrize(
+    ("backend", "reason"),
+    [
+        (LOCMEM, "is private to each process"),
+        ("django.core.cache.backends.dummy.DummyCache", "never stores anything"),
+    ],
+)
+def test_with_debug_on_an_unshared_cache_is_only_a_warning(settings, backend, reason):
+    settings.DEBUG = True
+    settings.CACHES = {**settings.CACHES, "limits": {"BACKEND": backend, "LOCATION": "x"}}
+    settings.RATELIMIT_USE_CACHE = "limits"
+    messages = _messages(settings, BASE)
+    assert [(m.id, type(m)) for m in messages] == [("presigned_transfers.W006", Warning)]
+    assert "'limits'" in messages[0].msg and backend.rsplit(".", 1)[-1] in messages[0].msg
+    assert f"{reason}: rate limits hold per process only" in messages[0].msg
+    assert "RedisCache" in messages[0].hint and "check --deploy" in messages[0].hint
+    # With DEBUG on a shared cache still gives nothing; with DEBUG off the same cache is E012.
+    settings.RATELIMIT_USE_CACHE = "shared"
+    settings.CACHES = {**settings.CACHES, "shared": {"BACKEND": REDIS, "LOCATION": "redis://x"}}
+    assert _messages(settings, BASE) == []
+    settings.RATELIMIT_USE_CACHE = "limits"
+    settings.DEBUG = False
+    assert [(m.id, type(m)) for m in _messages(settings, BASE)] == [(CACHE_CHECK, Error)]
+
+
+@pytest.fixture
+def locmem_default_cache(settings):
+    """A fresh startproject's cache: Django's default local memory, nothing silenced."""
+    settings.CACHES = {"default": {"BACKEND": LOCMEM}}
+    settings.RATELIMIT_USE_CACHE = "default"
+    settings.SILENCED_SYSTEM_CHECKS = []
+    settings.PRESIGNED_TRANSFERS = BASE
+    return settings
+
+
+def _check_command(*args):
+    """``manage.py check ARGS``: (stdout + stderr, the SystemCheckError's text or "")."""
+    out, err = io.StringIO(), io.StringIO()
+    try:
+        call_command("check", *args, stdout=out, stderr=err)
+    except SystemCheckError as error:
+        return out.getvalue() + err.getvalue(), str(error)
+    return out.getvalue() + err.getvalue(), ""
+
+
+def test_check_command_with_debug_on_warns_and_check_deploy_refuses(locmem_default_cache):
+    locmem_default_cache.DEBUG = True
+    output, failure = _check_command()
+    assert failure == ""
+    assert "presigned_transfers.W006" in output and CACHE_CHECK not in output
+    assert "rate limits hold per process only" in output
+
+    output, failure = _check_command("--deploy")
+    assert f"?: ({CACHE_CHECK}) The rate-limit cache 'default' uses LocMemCache" in failure
+    assert "presigned_transfers.W006" in failure  # the plain check still runs beside it
+
+
+def test_check_command_with_debug_off_refuses_once(locmem_default_cache):
+    locmem_default_cache.DEBUG = False
+    for args in ((), ("--deploy",)):
+        output, failure = _check_command(*args)
+        assert failure.count(CACHE_CHECK) == 1, args
+        assert "presigned_transfers.W006" not in failure + output
+
+
+def test_check_deploy_accepts_a_shared_cache_with_debug_on(locmem_default_cache):
+    locmem_default_cache.DEBUG = True
+    locmem_default_cache.CACHES = {"default": {"BACKEND": REDIS, "LOCATION": "redis://x"}}
+    output, failure = _check_command("--deploy")
+    assert CACHE_CHECK not in failure + output
+    assert "presigned_transfers.W006" not in failure + output
+
+
+def test_a_fresh_startproject_with_the_app_migrates(tmp_path):
+    """The first five minutes: startproject, add the app and a bucket, migrate. No Redis."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "CACHE_URL"))}
+
+    def run(*args):
+        return subprocess.run(
+            [sys.executable, *args], cwd=tmp_path, env=env, capture_output=True, text=True
+        )
+
+    created = run("-m", "django", "startproject", "mysite", ".")
+    assert created.returncode == 0, created.stderr
+    settings_py = tmp_path / "mysite" / "settings.py"
+    text = settings_py.read_text()
+    assert "DEBUG = True" in text and "CACHES" not in text  # Django's default: local memory
+    settings_py.write_text(
+        text + '\nINSTALLED_APPS += ["presigned_transfers"]\n'
+        'PRESIGNED_TRANSFERS = {"BUCKET": "my-private-bucket"}\n'
+    )
+
+    migrated = run("manage.py", "migrate", "--no-input")
+    assert migrated.returncode == 0, migrated.stderr
+    assert "Applying presigned_transfers.0001_initial... OK" in migrated.stdout
+    assert "presigned_transfers.W006" in migrated.stderr
+    assert CACHE_CHECK not in migrated.stderr
+
+    deploy = run("manage.py", "check", "--deploy")
+    assert deploy.returncode == 1
+    assert f"({CACHE_CHECK}) The rate-limit cache 'default' uses LocMemCache" in deploy.stderr
 
 
 def test_rate_limit_cache_defaults_to_the_default_alias(settings):
@@ -260,6 +367,12 @@ def test_default_test_settings_produce_no_messages(settings):
 def test_checks_are_registered():
     assert check_settings in django_checks.registry.registry.get_checks()
     assert set(check_settings.tags) == {"security", "compatibility"}
+    # The deploy check runs with `check --deploy` only, like Django's own security checks.
+    assert check_deploy_rate_limit_cache not in django_checks.registry.registry.get_checks()
+    assert check_deploy_rate_limit_cache in django_checks.registry.registry.get_checks(
+        include_deployment_checks=True
+    )
+    assert set(check_deploy_rate_limit_cache.tags) == {"security", "caches"}
 
 
 def test_check_command_runs_clean_without_network_io(settings, monkeypatch):

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
 from urllib.parse import urlsplit
 
 import pytest
 import requests
 
-from tests.demo import Demo, require_seaweedfs
+from tests.demo import Demo, processes_with, require_seaweedfs
 
 pytestmark = pytest.mark.s3
 
@@ -69,16 +71,46 @@ def test_demo_refuses_a_busy_port(demo, tmp_path):
         busy.start(timeout=30)
 
 
+def _assert_all_stopped(demo):
+    storage = urlsplit(demo.storage_url)
+    assert "SeaweedFS stopped." in demo.log() and "Demo stopped." in demo.log()
+    assert "Traceback" not in demo.log()
+    for host, port in (("127.0.0.1", demo.port), (storage.hostname, storage.port)):
+        with socket.socket() as sock, pytest.raises(ConnectionRefusedError):
+            sock.connect((host, port))
+    assert processes_with(str(demo.data_dir / "seaweedfs")) == []
+
+
 def test_sigterm_stops_the_site_and_seaweedfs(tmp_path):
     require_seaweedfs()
     demo = Demo(tmp_path)
     demo.start()
-    storage = urlsplit(demo.storage_url)
+    assert processes_with(str(tmp_path / "seaweedfs")) != []
     assert demo.stop() == 0
-    assert "SeaweedFS stopped." in demo.log() and "Demo stopped." in demo.log()
-    for host, port in (("127.0.0.1", demo.port), (storage.hostname, storage.port)):
-        with socket.socket() as sock, pytest.raises(ConnectionRefusedError):
-            sock.connect((host, port))
+    _assert_all_stopped(demo)
+
+
+def test_sigint_then_what_tox_sends_after_it_still_stops_everything_cleanly(tmp_path):
+    """SIGINT (Ctrl-C), then tox's second SIGINT and its SIGTERM while SeaweedFS is stopping:
+    the later signals must not cut the stop short (they left SeaweedFS running, exit -15)."""
+    require_seaweedfs()
+    demo = Demo(tmp_path)
+    demo.start()
+    assert demo.stop(signal.SIGINT, signal.SIGINT, signal.SIGTERM, between=0.25) == 0
+    _assert_all_stopped(demo)
+
+
+@pytest.mark.skipif(not hasattr(os, "openpty"), reason="needs a pseudo-terminal")
+def test_ctrl_c_under_tox_in_a_terminal_reaches_the_demo_not_tox(tmp_path):
+    """As `tox -e demo` in a terminal: Ctrl-C stops the demo, which exits 0, and its parent
+    never sees the SIGINT (tox would kill the demo within 0.5 s and report a failure)."""
+    require_seaweedfs()
+    demo = Demo(tmp_path, terminal=True)
+    demo.start()
+    demo.ctrl_c()
+    assert demo.wait() == 0, demo.log()  # the parent's status
+    assert "parent: the demo exited with 0; the parent got 0 SIGINT" in demo.log()
+    _assert_all_stopped(demo)
 
 
 def test_with_a_bucket_in_dotenv_the_demo_starts_no_s3_server(tmp_path):

@@ -6,47 +6,22 @@ upload-url -> multipart POST to S3 -> 204 -> confirm-upload -> download-url -> G
 from __future__ import annotations
 
 import os
-import secrets
 from urllib.parse import unquote
 
 import pytest
 import requests
-from django.urls import reverse
 
 from presigned_transfers.models import Upload
+from tests.live import LiveClient
 
 pytestmark = [pytest.mark.s3, pytest.mark.django_db(transaction=True)]
-
-
-class SiteClient:
-    """A signed-in HTTP client of the live server, sending the CSRF token like the JS does."""
-
-    def __init__(self, live_server, session_cookie: str) -> None:
-        self.base = live_server.url
-        self.http = requests.Session()
-        # No keep-alive: a request thread of the live server must not outlive the test.
-        self.http.headers["Connection"] = "close"
-        token = secrets.token_hex(16)
-        self.http.cookies.set("sessionid", session_cookie)
-        self.http.cookies.set("csrftoken", token)
-        self.http.headers["X-CSRFToken"] = token
-
-    def url(self, name: str, *args: object) -> str:
-        return self.base + reverse(f"presigned_transfers:{name}", args=args)
-
-    def post_json(self, name: str, payload: dict) -> requests.Response:
-        return self.http.post(self.url(name), json=payload, timeout=30)
-
-    def get(self, name: str, *args: object, **kwargs) -> requests.Response:
-        return self.http.get(self.url(name, *args), timeout=30, **kwargs)
 
 
 @pytest.fixture
 def site(live_server, client, user):
     client.force_login(user)
-    site = SiteClient(live_server, client.cookies["sessionid"].value)
-    yield site
-    site.http.close()
+    with LiveClient(live_server, client.cookies["sessionid"].value) as site:
+        yield site
 
 
 def test_full_flow_over_http(real_s3, site, user):

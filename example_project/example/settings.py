@@ -90,12 +90,16 @@ DATABASES = {
 
 # The rate limits count in this cache. Local memory is right for the demo's single process;
 # production needs a shared, atomic cache such as Redis (CACHE_URL=redis://...), and the
-# checks that refuse local memory there are only silenced for it here.
+# checks that refuse (or, with DEBUG on, warn about) local memory are only silenced for it here.
 CACHES = {
     "default": env.cache_url_config(env("CACHE_URL", default="") or "locmemcache://presigned-demo")
 }
 if CACHES["default"]["BACKEND"].endswith("LocMemCache"):
-    SILENCED_SYSTEM_CHECKS = ["presigned_transfers.E012", "django_ratelimit.E003"]
+    SILENCED_SYSTEM_CHECKS = [
+        "presigned_transfers.E012",
+        "presigned_transfers.W006",
+        "django_ratelimit.E003",
+    ]
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

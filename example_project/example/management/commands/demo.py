@@ -8,11 +8,20 @@
 4. Django's dev server on ``--port`` (8000), in a child process that gets the S3 settings
    through its environment.
 
-Ctrl-C or SIGTERM stops the dev server and then SeaweedFS, cleanly.
+Ctrl-C, SIGTERM or SIGHUP stops the dev server and then SeaweedFS, cleanly, and exits with
+status 0. A second signal while stopping is ignored, so the stop is never cut short.
+
+Started by a parent in the terminal's foreground process group (``tox -e demo``), the demo takes
+the terminal's foreground for a process group of its own while it runs, as a shell does for a
+job: Ctrl-C then reaches the demo, its dev server and SeaweedFS, not tox. tox, on its own Ctrl-C,
+sends its command SIGINT, SIGTERM 0.3 s later and SIGKILL 0.2 s after that (SeaweedFS takes
+seconds to stop), and reports an environment that has not ended within a second as skipped and
+the run as failed. Not interrupted, it sees the demo end with status 0 and reports OK.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -20,6 +29,9 @@ import signal
 import socket
 import subprocess
 import sys
+import termios
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +69,72 @@ def _demo_keys(data_dir: Path) -> dict[str, str]:
 
 
 class _Stop(Exception):
-    """SIGTERM arrived."""
+    """SIGINT (Ctrl-C), SIGTERM or SIGHUP arrived."""
+
+
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)  # SIGHUP: its terminal closed
+_JOB_SIGNALS = (signal.SIGTTOU, signal.SIGTSTP)
+
+
+def _on_stop_signal(signum: int, frame: Any) -> None:
+    # The first signal stops the demo; the ones after it must not cut the stop short.
+    for stop_signal in _STOP_SIGNALS:
+        signal.signal(stop_signal, signal.SIG_IGN)
+    raise _Stop
+
+
+def _runs_under_a_parent_in_the_foreground() -> bool:
+    """Whether a parent shares our terminal's foreground process group (tox, not a shell)."""
+    try:
+        if not os.isatty(0) or os.tcgetpgrp(0) != os.getpgrp() or os.getpgrp() == os.getpid():
+            return False
+        # With TOSTOP the parent, in the background, would be stopped when it prints our output.
+        return not termios.tcgetattr(0)[3] & termios.TOSTOP
+    except OSError:  # no controlling terminal
+        return False
+
+
+def _stop_when_orphaned(parent: int, done: threading.Event) -> None:
+    while not done.wait(0.5):
+        if os.getppid() != parent:
+            os.kill(os.getpid(), signal.SIGTERM)
+            return
+
+
+@contextlib.contextmanager
+def _terminal_foreground() -> Iterator[None]:
+    """Own the terminal's foreground in a process group of our own, then hand it back."""
+    if not _runs_under_a_parent_in_the_foreground():
+        yield
+        return
+    parent_group = os.getpgrp()
+    # tcsetpgrp from a background group raises SIGTTOU, which would stop us: ignore it. Ctrl-Z
+    # would stop our group while the parent keeps the shell waiting: ignore it too (the dev
+    # server and SeaweedFS, started inside, inherit both ignored dispositions).
+    previous = {signum: signal.signal(signum, signal.SIG_IGN) for signum in _JOB_SIGNALS}
+    try:
+        os.setpgid(0, 0)
+        os.tcsetpgrp(0, os.getpid())
+    except OSError:  # pragma: no cover - stay as we were: the parent's Ctrl-C reaches us too
+        with contextlib.suppress(OSError):
+            os.setpgid(0, parent_group)
+        owned = False
+    else:
+        owned = True
+    # Out of the parent's group, a signal to that group no longer reaches us: stop when the
+    # parent is gone (killed tox), as we would have with it.
+    done = threading.Event()
+    threading.Thread(target=_stop_when_orphaned, args=(os.getppid(), done), daemon=True).start()
+    try:
+        yield
+    finally:
+        done.set()
+        with contextlib.suppress(OSError):  # the parent may be gone
+            # Hand it back unless the shell took it back already (its job, the parent, ended).
+            if owned and os.tcgetpgrp(0) == os.getpgrp():
+                os.tcsetpgrp(0, parent_group)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 class Command(BaseCommand):
@@ -77,10 +154,21 @@ class Command(BaseCommand):
             raise CommandError(f"Port {port} on {host} is in use; choose another with --port.")
         data_dir = Path(settings.DEMO_DATA_DIR)
         data_dir.mkdir(parents=True, exist_ok=True)
+        previous = {signum: signal.signal(signum, _on_stop_signal) for signum in _STOP_SIGNALS}
+        try:
+            with _terminal_foreground():
+                self._run(host, port, data_dir)
+        except _Stop:
+            pass
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+        self.stdout.write("Demo stopped.")
+
+    def _run(self, host: str, port: int, data_dir: Path) -> None:
         origins = [f"http://127.0.0.1:{port}", f"http://localhost:{port}"]
         env = dict(os.environ)
         seaweed = None
-        previous = signal.signal(signal.SIGTERM, self._on_sigterm)
         try:
             bucket = settings.PRESIGNED_TRANSFERS["BUCKET"]
             if not settings.EMBEDDED_S3:
@@ -104,18 +192,12 @@ class Command(BaseCommand):
             )
             self.stdout.flush()
             self._serve(host, port, env)
-        except (KeyboardInterrupt, _Stop):
-            pass
         finally:
-            signal.signal(signal.SIGTERM, previous)
+            for signum in _STOP_SIGNALS:  # nothing interrupts the stop, even on an error
+                signal.signal(signum, signal.SIG_IGN)
             if seaweed is not None:
                 seaweed.stop()
                 self.stdout.write("SeaweedFS stopped.")
-        self.stdout.write("Demo stopped.")
-
-    @staticmethod
-    def _on_sigterm(signum: int, frame: Any) -> None:
-        raise _Stop
 
     def _start_seaweedfs(
         self, data_dir: Path, bucket: str, origins: list[str], env: dict[str, str]
@@ -186,5 +268,5 @@ class Command(BaseCommand):
                 except subprocess.TimeoutExpired:
                     child.kill()
                     child.wait()
-        if code not in (0, -signal.SIGINT, -signal.SIGTERM):
+        if code not in (0, *(-signum for signum in _STOP_SIGNALS)):
             raise CommandError(f"The dev server exited with status {code}.")
