@@ -90,7 +90,7 @@ class StandIn:
                 checksum = sha256_b64(b"other bytes")
             params = {
                 "Bucket": self.bucket.bucket,
-                "Key": upload.key,
+                "Key": upload.upload_key,
                 "ContentType": upload.content_type,
                 "IfNoneMatch": "*",
             }
@@ -104,11 +104,11 @@ class StandIn:
             )
             return
         created = self.client.create_multipart_upload(
-            Bucket=self.bucket.bucket, Key=upload.key, ContentType=upload.content_type
+            Bucket=self.bucket.bucket, Key=upload.upload_key, ContentType=upload.content_type
         )
         part_count = math.ceil(body["size"] / PART_SIZE)
         self.uploads[answer["upload_id"]] = {
-            "key": upload.key,
+            "key": upload.upload_key,
             "size": body["size"],
             "s3_upload_id": created["UploadId"],
             "part_count": part_count,
