@@ -257,10 +257,11 @@ def clear_caches() -> None:
     """Forget every parsed setting and every client built from them."""
     _raw.cache_clear()
     _policies.cache_clear()
-    from presigned_transfers import signing, storage  # here: they import this module
+    from presigned_transfers import s3http, signing, storage  # here: they import this module
 
     storage.reset()
     signing.reset()
+    s3http.reset()
 
 
 @receiver(setting_changed)

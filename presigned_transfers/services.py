@@ -14,8 +14,9 @@ The upload lifecycle is sign -> transfer -> verify -> store:
   ETag and version; size, type, quota and content are checked against what was signed;
 * **store**: a server-side copy of exactly that version (``x-amz-copy-source-if-match``) to
   the kept key, which no signed form names; the row becomes complete with the ETag (and
-  VersionId) kept; the staging object is deleted after the commit. A client POSTing its form
-  again, before or after, changes only the staging key, which no download reads.
+  VersionId) kept. A client POSTing its form again, before or after, changes only the staging
+  key, which no download reads; ``presigned_cleanup`` deletes staging objects once the upload
+  window has closed (one ``DeleteObjects`` per batch, not one request per confirm).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -318,8 +319,6 @@ def _verify_and_store(upload: Upload, written: list[str]) -> exceptions.Transfer
                 "updated_at",
             ]
         )
-        if upload.staging_key:
-            transaction.on_commit(_forget_staging(upload.pk, upload.staging_key))
         return None
     raise exceptions.UploadStateConflict(
         _("The file changed while it was being checked. Confirm again."), code="upload_changed"
@@ -333,18 +332,6 @@ def _store(upload: Upload, found: storage.ObjectStart, written: list[str]) -> st
     stored = storage.copy_object(upload.staging_key, upload.key, if_match=found.etag)
     written.append(upload.key)
     return stored
-
-
-def _forget_staging(pk: Any, key: str) -> Callable[[], None]:
-    def forget() -> None:
-        # A staging object left behind (or POSTed again while the window is open) is
-        # deleted by presigned_cleanup once the window has closed; no download reads it.
-        try:
-            storage.delete_object(key)
-        except exceptions.StorageUnavailable:
-            logger.warning("staging-delete-failed upload=%s", pk)
-
-    return forget
 
 
 def _announce(

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
@@ -138,6 +138,27 @@ def presign_post(
         now=now,
     )
     return SignedPost(url=url, fields=signed_fields, expires_at=now + timedelta(seconds=expires_in))
+
+
+def presign_request(
+    *,
+    method: str,
+    key: str,
+    headers: Mapping[str, str] | None = None,
+    expires_in: int,
+    now: datetime | None = None,
+) -> str:
+    """A presigned URL for a request the server sends itself (see :mod:`.s3http`), with
+    *headers* signed."""
+    presigner, credentials = get_signer()
+    return presigner.presign_url(
+        _credentials(credentials),
+        method=method,
+        key=key,
+        headers=headers,
+        expires_in=expires_in,
+        now=now,
+    )
 
 
 def presign_get(

@@ -70,6 +70,7 @@ _HOSTNAME_RE = re.compile(
     r"^((?!-)[A-Z\d-]{1,63}(?<!-)\.)*((?!-)[A-Z\d-]{1,63}(?<!-))$", re.IGNORECASE | re.ASCII
 )
 _REGION_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+_HEADER_NAME_RE = re.compile(r"^[a-z0-9!#$%&'*+.^_`|~-]+$")  # an RFC 9110 token, lower case
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
@@ -299,6 +300,7 @@ class S3Presigner:
         "_bucket_condition",
         "_canonical_tail",
         "_credential_query_suffix",
+        "_host",
         "_object_prefix",
         "_origin",
         "_post_url",
@@ -341,7 +343,8 @@ class S3Presigner:
         self._scope_suffix = f"/{region}/s3/aws4_request"
         self._credential_query_suffix = quote(self._scope_suffix, safe=_QUERY_SAFE)
         self._auth_query_prefix = f"X-Amz-Algorithm={_ALGORITHM}&X-Amz-Credential="
-        self._canonical_tail = f"\nhost:{_host_header(base)}\n\nhost\n{_UNSIGNED_PAYLOAD}"
+        self._host = _host_header(base)
+        self._canonical_tail = f"\nhost:{self._host}\n\nhost\n{_UNSIGNED_PAYLOAD}"
         self._bucket_condition = '{"bucket": ' + _json_str(bucket) + "}"
 
     def __repr__(self) -> str:
@@ -423,6 +426,7 @@ class S3Presigner:
         key: str,
         expires_in: int,
         params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
         now: datetime | None = None,
     ) -> str:
         """A query-string presigned URL for ``method`` ("GET" or "PUT") on the object ``key``.
@@ -433,7 +437,14 @@ class S3Presigner:
         ``response-content-language``, ``versionId``, ``partNumber``; for PUT ``partNumber``
         and ``uploadId`` (together: UploadPart). The same URL as botocore's
         ``generate_presigned_url("get_object" / "put_object" / "upload_part", ...)`` with the
-        corresponding ``Params``. Only the host header is signed (``X-Amz-SignedHeaders=host``).
+        corresponding ``Params``.
+
+        ``headers`` are request headers to sign besides ``host`` (``X-Amz-SignedHeaders``):
+        whoever sends the request must send exactly these, or S3 refuses it — a PUT whose
+        ``Content-Length``, ``Content-Type``, ``x-amz-checksum-sha256`` or ``If-None-Match`` is
+        signed cannot carry another length, type, checksum or condition. The same URL as
+        botocore's with the corresponding ``Params`` (``ContentLength``, ``ContentType``,
+        ``ChecksumSHA256``, ``IfNoneMatch``, ``CopySource``, ``CopySourceIfMatch``, ...).
         """
         allowed = _ALLOWED_PARAMS.get(method)
         if allowed is None:
@@ -446,6 +457,11 @@ class S3Presigner:
         date_stamp = amz_date[:8]
         path = f"{self._object_prefix}/{_quote_key(key)}"
 
+        if headers:
+            signed_headers, canonical_tail = self._signed_headers(headers)
+        else:
+            signed_headers, canonical_tail = "host", self._canonical_tail
+
         # The X-Amz-* parameters, in the order botocore puts them in the URL; that happens to
         # be their sorted order too, except for X-Amz-Security-Token, which sorts before
         # X-Amz-SignedHeaders but comes after it in the URL.
@@ -454,13 +470,14 @@ class S3Presigner:
             f"{date_stamp}{self._credential_query_suffix}&X-Amz-Date={amz_date}"
             f"&X-Amz-Expires={expires_in}"
         )
+        signed = f"X-Amz-SignedHeaders={_quote_query(signed_headers)}"
         token = credentials.token
         if token is None:
-            auth_query = canonical_query = f"{head}&X-Amz-SignedHeaders=host"
+            auth_query = canonical_query = f"{head}&{signed}"
         else:
             quoted_token = _quote_credential(token)
-            auth_query = f"{head}&X-Amz-SignedHeaders=host&X-Amz-Security-Token={quoted_token}"
-            canonical_query = f"{head}&X-Amz-Security-Token={quoted_token}&X-Amz-SignedHeaders=host"
+            auth_query = f"{head}&{signed}&X-Amz-Security-Token={quoted_token}"
+            canonical_query = f"{head}&X-Amz-Security-Token={quoted_token}&{signed}"
 
         if params:
             pairs = []
@@ -482,7 +499,7 @@ class S3Presigner:
         else:
             operation_query = ""
 
-        canonical_request = f"{method}\n{path}\n{canonical_query}{self._canonical_tail}"
+        canonical_request = f"{method}\n{path}\n{canonical_query}{canonical_tail}"
         string_to_sign = (
             f"{_ALGORITHM}\n{amz_date}\n{date_stamp}{self._scope_suffix}\n"
             f"{sha256(canonical_request.encode()).hexdigest()}"
@@ -490,6 +507,22 @@ class S3Presigner:
         signing_key = _signing_key(credentials.secret_key, date_stamp, self._region)
         signature = hmac.digest(signing_key, string_to_sign.encode(), "sha256").hex()
         return f"{self._origin}{path}?{operation_query}{auth_query}&X-Amz-Signature={signature}"
+
+    def _signed_headers(self, headers: Mapping[str, str]) -> tuple[str, str]:
+        """``X-Amz-SignedHeaders`` and the canonical request's tail for *headers* + host."""
+        canonical = {"host": self._host}
+        for name, value in headers.items():
+            lowered = name.lower()
+            if lowered == "host" or not _HEADER_NAME_RE.match(lowered):
+                raise ValueError(f"cannot sign the header {name!r}")
+            if not isinstance(value, str):
+                raise TypeError(f"headers[{name!r}] should be a str, got {value!r}")
+            # botocore: the value with runs of white space made one space, ends trimmed.
+            canonical[lowered] = " ".join(value.split())
+        names = sorted(canonical)
+        lines = "".join(f"{name}:{canonical[name]}\n" for name in names)
+        signed = ";".join(names)
+        return signed, f"\n{lines}\n{signed}\n{_UNSIGNED_PAYLOAD}"
 
 
 def credentials_from_boto3(source: Any = None) -> Callable[[], Credentials]:

@@ -64,11 +64,34 @@ def _fresh_app_state():
     caches["default"].clear()
 
 
+def _send_through_requests(method, url, headers, read):
+    """s3http's sender, by ``requests``: moto answers requests' calls, not raw urllib3's."""
+    import requests
+    from urllib3.exceptions import ProtocolError
+
+    from presigned_transfers import s3http
+
+    try:
+        response = requests.request(method, url, headers=headers, timeout=10, allow_redirects=False)
+    except requests.RequestException as error:  # what urllib3 itself would have raised
+        raise ProtocolError(str(error)) from error
+    body = response.content[:read] if read is not None and response.ok else response.content
+    return s3http.Answer(status=response.status_code, headers=response.headers, body=body)
+
+
 @pytest.fixture
-def moto_s3(settings):
-    """An in-process moto S3 with the test bucket. Fast; proves nothing about enforcement."""
+def moto_s3(settings, monkeypatch):
+    """An in-process moto S3 with the test bucket. Fast; proves nothing about enforcement.
+
+    moto intercepts botocore and the ``requests`` library; the app's own lean S3 requests
+    (:mod:`presigned_transfers.s3http`, raw urllib3) are routed through ``requests`` for it.
+    Their real wire behaviour is proven against SeaweedFS (``real_s3``).
+    """
     from moto import mock_aws
 
+    from presigned_transfers import s3http
+
+    monkeypatch.setattr(s3http, "_send", _send_through_requests)
     with mock_aws():
         import boto3
 

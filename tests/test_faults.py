@@ -174,21 +174,26 @@ def test_the_database_failing_after_the_copy_takes_the_copy_back(
 
 @pytest.mark.s3
 @pytest.mark.django_db(transaction=True)
-def test_a_failed_staging_delete_after_confirm_is_swept_later(
+def test_the_staging_object_is_left_to_the_sweep_and_a_failed_sweep_tries_again(
     real_s3, user_client, monkeypatch, settings
 ):
     settings.PRESIGNED_TRANSFERS = {**settings.PRESIGNED_TRANSFERS, "CLEANUP_GRACE": 0}
     signed = sign(user_client)
     assert real_s3.post(signed["url"], signed["fields"], BODY).status_code == 204
-    monkeypatch.setattr(storage, "delete_object", _fail)
     assert confirm(user_client, signed["upload_id"]).status_code == 200
     upload = Upload.objects.get(pk=signed["upload_id"])
+    # Confirm makes two S3 requests (read, copy); the staging object waits for the sweep.
     assert set(real_s3.keys()) == {upload.key, upload.staging_key}
     assert download(user_client, upload.pk) == BODY
-    monkeypatch.undo()
     flows.expire(upload, seconds_ago=10)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(storage, "delete_objects", _fail)
+        assert cleanup.cleanup().swept == 0
+    assert Upload.objects.get(pk=upload.pk).staging_key == upload.staging_key
     assert cleanup.cleanup().swept == 1
     assert set(real_s3.keys()) == {upload.key}
+    assert Upload.objects.get(pk=upload.pk).staging_key == ""
+    assert download(user_client, upload.pk) == BODY
 
 
 @pytest.mark.django_db

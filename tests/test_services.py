@@ -11,6 +11,7 @@ import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 from django.contrib.auth.models import AnonymousUser
 from django.utils import timezone
+from urllib3.exceptions import NewConnectionError
 
 from presigned_transfers import exceptions, services, storage
 from presigned_transfers.models import Upload
@@ -151,15 +152,30 @@ def test_confirm_upload_of_someone_elses_upload(user, other_user, moto_s3):
     assert object_exists(moto_s3, upload.upload_key)
 
 
-@pytest.mark.parametrize("error", [SERVER_ERROR, UNREACHABLE])
-def test_confirm_upload_when_storage_fails(user, moto_s3, monkeypatch, error):
+def _failing_s3http(monkeypatch, failure):
+    """Confirm's lean S3 requests (s3http) fail: an error answer, or no connection at all."""
+    from presigned_transfers import s3http
+
+    def send(method, url, headers, read):
+        if isinstance(failure, Exception):
+            raise failure
+        return s3http.Answer(status=failure, headers={}, body=b"<Error><Code>InternalError</Code>")
+
+    monkeypatch.setattr(s3http, "_send", send)
+
+
+@pytest.mark.parametrize(
+    ("failure", "reason"),
+    [(500, "InternalError"), (NewConnectionError(None, "refused"), "NewConnectionError")],
+)
+def test_confirm_upload_when_storage_fails(user, moto_s3, monkeypatch, failure, reason):
     upload = _create(user).upload
     put_object(moto_s3, upload)
-    _failing_client(monkeypatch, "get_object", error)
+    _failing_s3http(monkeypatch, failure)
     with pytest.raises(exceptions.StorageUnavailable) as caught:
         services.confirm_upload(user=user, upload_id=upload.pk)
     assert caught.value.status == 503
-    assert caught.value.details == {"reason": type(error).__name__}
+    assert caught.value.details == {"reason": reason}
     upload.refresh_from_db()
     assert upload.status == Upload.Status.PENDING
     assert object_exists(moto_s3, upload.upload_key)
@@ -179,7 +195,7 @@ def test_a_refusal_is_rolled_back_when_the_delete_fails(user, moto_s3, monkeypat
 
 def test_storage_error_reaches_the_client_as_503_json(user, user_client, moto_s3, monkeypatch):
     upload = _create(user).upload
-    _failing_client(monkeypatch, "get_object", UNREACHABLE)
+    _failing_s3http(monkeypatch, NewConnectionError(None, "refused"))
     from tests.factories import assert_json_error, post_json
 
     response = post_json(user_client, "/xfer-9f3/confirm-upload/", {"upload_id": str(upload.pk)})

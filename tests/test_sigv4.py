@@ -260,6 +260,86 @@ def test_presign_url_is_byte_identical_to_botocore(config, operation, key, expir
     assert got == expected
 
 
+_checksums = st.binary(min_size=32, max_size=32).map(lambda b: base64.b64encode(b).decode())
+
+
+@st.composite
+def signed_header_operations(draw):
+    """(our params, our headers, botocore client method, botocore extra Params) of a PUT
+    whose headers are signed: a PUT pinned to a length/type/checksum, an UploadPart, a copy."""
+    kind = draw(st.sampled_from(["put_object", "upload_part", "copy_object"]))
+    params: dict[str, str] = {}
+    extra: dict[str, object] = {}
+    headers: dict[str, str] = {}
+    if kind == "upload_part":
+        number, upload_id = draw(part_numbers), draw(_text)
+        params = {"partNumber": number, "uploadId": upload_id}
+        extra = {"PartNumber": int(number), "UploadId": upload_id}
+    choices = {
+        "put_object": ["ContentType", "ContentLength", "ChecksumSHA256", "IfNoneMatch"],
+        "upload_part": ["ContentLength", "ChecksumSHA256"],
+        "copy_object": ["CopySourceIfMatch", "ACL", "ServerSideEncryption"],
+    }[kind]
+    chosen = draw(st.lists(st.sampled_from(choices), unique=True, min_size=kind != "copy_object"))
+    if kind == "copy_object":
+        source_bucket, source_key = draw(st.sampled_from(BUCKETS)), draw(keys)
+        extra["CopySource"] = {"Bucket": source_bucket, "Key": source_key}
+        headers["x-amz-copy-source"] = quote(f"{source_bucket}/{source_key}", safe="/~")
+    for name in chosen:
+        if name == "ContentType":
+            value = draw(content_types)
+            extra[name], headers["Content-Type"] = value, value
+        elif name == "ContentLength":
+            length = draw(st.integers(0, 5 * 1024**3))
+            extra[name], headers["Content-Length"] = length, str(length)
+        elif name == "ChecksumSHA256":
+            value = draw(_checksums)
+            extra[name], headers["x-amz-checksum-sha256"] = value, value
+        elif name == "IfNoneMatch":
+            extra[name], headers["If-None-Match"] = "*", "*"
+        elif name == "CopySourceIfMatch":
+            value = '"' + draw(st.text("0123456789abcdef", min_size=32, max_size=32)) + '"'
+            extra[name], headers["x-amz-copy-source-if-match"] = value, value
+        elif name == "ACL":
+            extra[name], headers["x-amz-acl"] = "private", "private"
+        elif name == "ServerSideEncryption":
+            extra[name], headers["x-amz-server-side-encryption"] = "AES256", "AES256"
+    return params, headers, kind, extra
+
+
+@_fast_enough
+@given(
+    config=configurations,
+    operation=signed_header_operations(),
+    key=keys,
+    expires_in=expiries,
+    now=moments,
+)
+def test_presign_url_with_signed_headers_is_byte_identical_to_botocore(
+    config, operation, key, expires_in, now
+):
+    creds, region, endpoint, style, bucket = config
+    params, headers, client_method, extra = operation
+    client = botocore_client(creds, region, endpoint, style)
+    with frozen_botocore(now):
+        expected = client.generate_presigned_url(
+            client_method, Params={"Bucket": bucket, "Key": key, **extra}, ExpiresIn=expires_in
+        )
+    presigner = S3Presigner(
+        bucket=bucket, region=region, endpoint_url=endpoint, addressing_style=style
+    )
+    got = presigner.presign_url(
+        creds,
+        method="PUT",
+        key=key,
+        params=params,
+        headers=headers,
+        expires_in=expires_in,
+        now=now,
+    )
+    assert got == expected
+
+
 conditions = st.lists(
     st.one_of(
         st.builds(lambda v: {"acl": v}, st.sampled_from(["private", "public-read"])),
