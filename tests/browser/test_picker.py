@@ -115,7 +115,10 @@ def test_download_link_works_without_javascript(browser, live_server, bucket, us
         user=user, filename="plain ü.pdf", content_type="application/pdf", size=len(pdf(500))
     )
     bucket.client.put_object(
-        Bucket=bucket.bucket, Key=created.upload.key, Body=pdf(500), ContentType="application/pdf"
+        Bucket=bucket.bucket,
+        Key=created.upload.upload_key,
+        Body=pdf(500),
+        ContentType="application/pdf",
     )
     services.confirm_upload(user=user, upload_id=created.upload.pk)
     client.force_login(user)
