@@ -59,6 +59,7 @@ def check_settings(app_configs: Iterable[Any] | None = None, **kwargs: Any) -> l
         _check_cleanup,
         _check_staging,
         _check_s3_client,
+        _check_transports,
     ):
         messages.extend(check(raw))
     return messages
@@ -211,7 +212,7 @@ def _check_key_template(raw: Mapping[str, Any]) -> list[CheckMessage]:
     ]
 
 
-def _policy_problems(name: Any, spec: Any) -> list[str]:
+def _policy_problems(name: Any, spec: Any, largest: int = conf.S3_MAX_OBJECT_SIZE) -> list[str]:
     if not isinstance(name, str) or not name or len(name) > 64:
         return ["its name should be a string of 1 to 64 characters"]
     if not isinstance(spec, Mapping):
@@ -258,10 +259,13 @@ def _policy_problems(name: Any, spec: Any) -> list[str]:
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             problems.append(f"{key} should be a whole number of bytes >= 0")
     if not problems:
-        if max_size > conf.S3_MAX_POST_SIZE:
+        if max_size > largest:
             problems.append(
                 f"MAX_SIZE is {max_size} bytes, above S3's single POST limit of "
-                f"{conf.S3_MAX_POST_SIZE} bytes (5 GB)"
+                f"{conf.S3_MAX_POST_SIZE} bytes (5 GB), the most TRANSPORT 'post' can take"
+                if largest == conf.S3_MAX_POST_SIZE
+                else f"MAX_SIZE is {max_size} bytes, above S3's object limit of "
+                f"{conf.S3_MAX_OBJECT_SIZE} bytes (5 TiB)"
             )
         if min_size > max_size:
             problems.append("MIN_SIZE is larger than MAX_SIZE")
@@ -288,7 +292,13 @@ def _check_policies(raw: Mapping[str, Any]) -> list[CheckMessage]:
             id="presigned_transfers.E009",
         )
         for name, spec in policies.items()
-        for problem in _policy_problems(name, spec)
+        for problem in _policy_problems(
+            name,
+            spec,
+            conf.S3_MAX_POST_SIZE
+            if raw.get("TRANSPORT", conf.DEFAULTS["TRANSPORT"]) == "post"
+            else conf.S3_MAX_OBJECT_SIZE,
+        )
     ]
     default = raw.get("DEFAULT_POLICY", conf.DEFAULTS["DEFAULT_POLICY"])
     if default not in policies:
@@ -586,5 +596,79 @@ def _check_s3_client(raw: Mapping[str, Any]) -> list[CheckMessage]:
                 f"the default is {conf.DEFAULTS['S3_MAX_ATTEMPTS']}.",
                 id="presigned_transfers.E022",
             )
+        )
+    return messages
+
+
+def _check_transports(raw: Mapping[str, Any]) -> list[CheckMessage]:
+    messages: list[CheckMessage] = []
+
+    def error(name: str, should: str, hint: str) -> None:
+        messages.append(
+            Error(
+                f"{_setting(name)} {should}, not {raw.get(name)!r}.",
+                hint=hint,
+                id="presigned_transfers.E023",
+            )
+        )
+
+    if raw.get("TRANSPORT", conf.DEFAULTS["TRANSPORT"]) not in conf.TRANSPORT_CHOICES:
+        error(
+            "TRANSPORT",
+            "should be 'auto', 'put' or 'post'",
+            "'auto': POST, multipart above MULTIPART_THRESHOLD; 'put' for providers without "
+            "POST Object (Cloudflare R2, Backblaze B2): PUT, multipart above the threshold; "
+            "'post': POST only (at most 5 GB). presigned_doctor says which your endpoint needs.",
+        )
+    mib = conf.MB
+    threshold = raw.get("MULTIPART_THRESHOLD", conf.DEFAULTS["MULTIPART_THRESHOLD"])
+    if (
+        isinstance(threshold, bool)
+        or not isinstance(threshold, int)
+        or not conf.S3_MIN_PART_SIZE <= threshold <= conf.S3_MAX_POST_SIZE
+    ):
+        error(
+            "MULTIPART_THRESHOLD",
+            "should be a number of bytes from 5 MiB to 5 GB",
+            f"Files larger than this go by multipart; the default is {64 * mib} (64 MiB).",
+        )
+    part_size = raw.get("MULTIPART_PART_SIZE", conf.DEFAULTS["MULTIPART_PART_SIZE"])
+    if (
+        isinstance(part_size, bool)
+        or not isinstance(part_size, int)
+        or not conf.S3_MIN_PART_SIZE <= part_size <= conf.S3_MAX_PART_SIZE
+    ):
+        error(
+            "MULTIPART_PART_SIZE",
+            "should be a number of bytes from 5 MiB (S3's smallest part) to 5 GiB",
+            f"The default is {8 * mib} (8 MiB); files of more than 10,000 parts get larger ones.",
+        )
+    expiry = raw.get("MULTIPART_EXPIRY", conf.DEFAULTS["MULTIPART_EXPIRY"])
+    if isinstance(expiry, timedelta):
+        expiry = expiry.total_seconds()
+    if (
+        isinstance(expiry, bool)
+        or not isinstance(expiry, (int, float))
+        or not 60 <= expiry <= conf.MAX_MULTIPART_EXPIRY
+    ):
+        error(
+            "MULTIPART_EXPIRY",
+            "should be a duration from 1 minute to 7 days",
+            "How long a multipart upload may take, resumes included (each part's URL lives "
+            "UPLOAD_EXPIRY); the default is one day.",
+        )
+    if raw.get("CHECKSUM", conf.DEFAULTS["CHECKSUM"]) not in conf.CHECKSUM_CHOICES:
+        error(
+            "CHECKSUM",
+            "should be 'sha256' or None",
+            "'sha256': the browser's SHA-256 of each file (or part) is signed into its upload, "
+            "so S3 verifies it; None for providers that do not support x-amz-checksum-sha256.",
+        )
+    if not isinstance(raw.get("CONDITIONAL_WRITES", True), bool):
+        error(
+            "CONDITIONAL_WRITES",
+            "should be True or False",
+            "True signs If-None-Match: * into PUT uploads and multipart completions (AWS since "
+            "2024, SeaweedFS); False for providers that refuse it.",
         )
     return messages

@@ -71,6 +71,9 @@ class CleanupReport:
     skipped_locked: int = 0
     #: Complete uploads whose staging object was deleted.
     swept: int = 0
+    #: Multipart uploads open in S3 under the app's prefix that no pending upload knows of
+    #: (their row was removed while S3 could not be reached, or never written), aborted.
+    aborted: int = 0
 
 
 def cutoff(*, now: datetime | None = None, grace: int | None = None) -> datetime:
@@ -149,6 +152,7 @@ def cleanup(
     if limit is None:
         report.skipped_locked = queryset.exclude(pk__in=list(report.errors)).count()
         _sweep(report, batch_size)
+        _abort_strays(report, now)
     return report
 
 
@@ -193,8 +197,18 @@ def _reconcile(report: CleanupReport, stale_ids: Iterable[Any]) -> list[Any]:
 def _remove_batch(
     batch: list[Upload], report: CleanupReport, progress: Callable[[Removal], None] | None
 ) -> None:
-    """Delete the batch's objects, then the rows whose objects are gone (in one transaction)."""
-    failures = _delete_keys(key for upload in batch for key in upload.object_keys)
+    """Delete the batch's objects (aborting open multipart uploads), then the rows whose
+    objects are gone (in one transaction)."""
+    failures: dict[str, str] = {}
+    for upload in batch:
+        if upload.multipart_id and upload.status == Upload.Status.PENDING:
+            try:
+                storage.abort_multipart(upload.key, upload.multipart_id)
+            except exceptions.StorageUnavailable as error:
+                failures[upload.key] = str(error.details.get("reason", error.code))
+    failures |= _delete_keys(
+        key for upload in batch for key in upload.object_keys if key not in failures
+    )
     for upload in batch:
         failed = [failures[key] for key in upload.object_keys if key in failures]
         if failed:
@@ -252,3 +266,33 @@ def _sweep(report: CleanupReport, batch_size: int) -> None:
             Upload.objects.filter(pk__in=swept).update(staging_key="")
             report.swept += len(swept)
             done.update(upload.pk for upload in batch)
+
+
+def _abort_strays(report: CleanupReport, now: datetime) -> None:
+    """Abort multipart uploads under the app's prefix that no pending upload is sending.
+
+    Only those opened longer ago than ``MULTIPART_EXPIRY`` plus the grace, so one whose row
+    is being written right now is never touched.
+    """
+    prefix = app_settings.key_template.split("{", 1)[0]
+    oldest = report.cutoff - timedelta(seconds=app_settings.multipart_expiry)
+    try:
+        opened = storage.open_multipart_uploads(prefix)
+    except exceptions.StorageUnavailable as error:
+        report.errors["multipart uploads"] = str(error.details.get("reason", error.code))
+        return
+    stale = [u for u in opened if u.initiated is not None and u.initiated < oldest]
+    known = set(
+        Upload.objects.filter(
+            status=Upload.Status.PENDING, multipart_id__in=[u.multipart_id for u in stale]
+        ).values_list("multipart_id", flat=True)
+    )
+    for stray in stale:
+        if stray.multipart_id in known:
+            continue
+        try:
+            storage.abort_multipart(stray.key, stray.multipart_id)
+        except exceptions.StorageUnavailable as error:
+            report.errors[stray.multipart_id] = str(error.details.get("reason", error.code))
+        else:
+            report.aborted += 1

@@ -26,8 +26,17 @@ SETTING_NAME = "PRESIGNED_TRANSFERS"
 MB = 1024 * 1024
 GB = 1024 * MB
 
-#: S3's limit for a single POST upload.
+TB = 1024 * GB
+
+#: S3's limit for a single POST or PUT upload.
 S3_MAX_POST_SIZE = 5 * GB
+#: S3's limits for a multipart upload: the object, the parts, their number.
+S3_MAX_OBJECT_SIZE = 5 * TB
+S3_MIN_PART_SIZE = 5 * MB
+S3_MAX_PART_SIZE = 5 * GB
+S3_MAX_PARTS = 10_000
+#: The longest a multipart upload may stay open for its parts (S3 keeps them until aborted).
+MAX_MULTIPART_EXPIRY = 7 * 24 * 60 * 60
 #: Hard ceilings on presigned URL lifetimes. The defaults are well below them;
 #: S3 itself refuses anything above 7 days.
 MAX_UPLOAD_EXPIRY = 60 * 60
@@ -62,6 +71,7 @@ DEFAULTS: dict[str, Any] = {
         "upload-url": "30/m",
         "confirm-upload": "60/m",
         "download-url": "120/m",
+        "upload-parts": "600/m",
     },
     "MAX_REQUEST_BODY": 16 * 1024,
     "QUOTA": {"MAX_BYTES": None, "MAX_FILES": None},
@@ -75,6 +85,12 @@ DEFAULTS: dict[str, Any] = {
     "S3_CONNECT_TIMEOUT": 5,
     "S3_READ_TIMEOUT": 30,
     "S3_MAX_ATTEMPTS": 3,
+    "TRANSPORT": "auto",
+    "MULTIPART_THRESHOLD": 64 * MB,
+    "MULTIPART_PART_SIZE": 8 * MB,
+    "MULTIPART_EXPIRY": 24 * 60 * 60,
+    "CHECKSUM": "sha256",
+    "CONDITIONAL_WRITES": True,
 }
 
 KEY_TEMPLATE_FIELDS = frozenset({"owner_id", "random", "filename", "policy", "date"})
@@ -83,7 +99,11 @@ SSE_CHOICES = (None, "AES256", "aws:kms")
 #: Canned ACLs an upload may pin. Buckets whose Object Ownership is "bucket owner enforced"
 #: (ACLs disabled, the AWS default since 2023) accept only the last two.
 ACL_CHOICES = ("private", "bucket-owner-full-control", None)
-RATE_LIMITED_VIEWS = ("upload-url", "confirm-upload", "download-url")
+RATE_LIMITED_VIEWS = ("upload-url", "confirm-upload", "download-url", "upload-parts")
+#: Which transports the server may choose: "auto" (POST, multipart above the threshold), "put"
+#: (providers without POST Object: PUT, multipart above the threshold), "post" (POST only).
+TRANSPORT_CHOICES = ("auto", "put", "post")
+CHECKSUM_CHOICES = ("sha256", None)
 
 
 @dataclass(frozen=True)
@@ -226,6 +246,35 @@ class AppSettings:
     @property
     def s3_max_attempts(self) -> int:
         return int(self._get("S3_MAX_ATTEMPTS"))
+
+    @property
+    def transport(self) -> str:
+        return str(self._get("TRANSPORT"))
+
+    @property
+    def multipart_threshold(self) -> int:
+        return int(self._get("MULTIPART_THRESHOLD"))
+
+    @property
+    def multipart_part_size(self) -> int:
+        return int(self._get("MULTIPART_PART_SIZE"))
+
+    @property
+    def multipart_expiry(self) -> int:
+        return _seconds(self._get("MULTIPART_EXPIRY"))
+
+    @property
+    def checksum(self) -> str | None:
+        return self._get("CHECKSUM")
+
+    @property
+    def conditional_writes(self) -> bool:
+        return bool(self._get("CONDITIONAL_WRITES"))
+
+    @property
+    def max_object_size(self) -> int:
+        """The largest file the configured transports can take."""
+        return S3_MAX_POST_SIZE if self.transport == "post" else S3_MAX_OBJECT_SIZE
 
 
 @functools.cache

@@ -57,6 +57,13 @@ class Upload(models.Model):
         COMPLETE = "complete", _("complete")
         FAILED = "failed", _("failed")
 
+    class Transport(models.TextChoices):
+        """How the browser sends the file: one signed POST, one signed PUT, or in parts."""
+
+        POST = "post", _("POST")
+        PUT = "put", _("PUT")
+        MULTIPART = "multipart", _("multipart")
+
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -78,6 +85,18 @@ class Upload(models.Model):
         _("status"), max_length=16, choices=Status.choices, default=Status.PENDING
     )
     failure_code = models.CharField(_("failure"), max_length=64, blank=True)
+    transport = models.CharField(
+        _("transport"), max_length=16, choices=Transport.choices, default=Transport.POST
+    )
+    #: The S3 multipart upload's id (``UploadId``) and its part size, for multipart uploads.
+    multipart_id = models.CharField(_("multipart upload"), max_length=1024, blank=True)
+    part_size = models.PositiveBigIntegerField(_("part size"), null=True, blank=True)
+    #: ``"sha256"`` when the upload is pinned to SHA-256 checksums (the file's, or each
+    #: part's), S3 verifying them on arrival; blank when it is not.
+    checksum = models.CharField(_("checksum"), max_length=16, blank=True)
+    #: The file's SHA-256 (base64) the upload is pinned to; once complete, as S3 verified
+    #: it — for multipart S3's composite of the parts' SHA-256s, ``"<base64>-<parts>"``.
+    checksum_sha256 = models.CharField(_("SHA-256"), max_length=64, blank=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
     expires_at = models.DateTimeField(_("upload window ends"))
@@ -112,6 +131,22 @@ class Upload(models.Model):
         return self.status == self.Status.COMPLETE
 
     @property
+    def part_count(self) -> int:
+        """How many parts a multipart upload is planned in (0 for other transports)."""
+        if not self.part_size:
+            return 0
+        return max(1, -(-self.declared_size // self.part_size))
+
+    def part_length(self, number: int) -> int:
+        """The planned size of part *number* (1-based): ``part_size``, the last one the rest."""
+        if not 1 <= number <= self.part_count:
+            raise ValueError(f"part {number} is not in this upload's plan")
+        assert self.part_size is not None
+        if number < self.part_count:
+            return self.part_size
+        return self.declared_size - self.part_size * (self.part_count - 1)
+
+    @property
     def upload_key(self) -> str:
         """The key the browser's signed upload writes to."""
         return self.staging_key or self.key
@@ -120,3 +155,25 @@ class Upload(models.Model):
     def object_keys(self) -> list[str]:
         """Every key this upload may have an object at (what deleting it must delete)."""
         return [self.key, self.staging_key] if self.staging_key else [self.key]
+
+
+class UploadPart(models.Model):
+    """The SHA-256 a part of a multipart upload was signed with (S3 verified it on arrival).
+
+    Completing the upload names each part's checksum; S3 answers with the composite checksum
+    of the whole file, which is recorded on the :class:`Upload`.
+    """
+
+    upload = models.ForeignKey(Upload, on_delete=models.CASCADE, related_name="parts")
+    number = models.PositiveIntegerField(_("part number"))
+    checksum_sha256 = models.CharField(_("SHA-256"), max_length=64)
+
+    class Meta:
+        verbose_name = _("upload part")
+        verbose_name_plural = _("upload parts")
+        constraints = [
+            models.UniqueConstraint(fields=["upload", "number"], name="presigned_part_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"part {self.number} of {self.upload_id}"  # type: ignore[attr-defined]

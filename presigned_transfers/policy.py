@@ -18,7 +18,15 @@ from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 
 from presigned_transfers import exceptions
-from presigned_transfers.conf import SETTING_NAME, Policy, app_settings
+from presigned_transfers.conf import (
+    MB,
+    S3_MAX_PARTS,
+    S3_MAX_POST_SIZE,
+    S3_MIN_PART_SIZE,
+    SETTING_NAME,
+    Policy,
+    app_settings,
+)
 
 #: Longest original filename accepted (bytes of UTF-8 are bounded by the column size).
 MAX_FILENAME_LENGTH = 255
@@ -216,6 +224,68 @@ def validate_upload_request(
     return UploadRequest(
         filename=clean_filename(filename), content_type=media_type, size=size, policy=rules
     )
+
+
+_BASE64_SHA256 = re.compile(r"^[A-Za-z0-9+/]{43}=$")
+
+
+def validate_checksum(value: object) -> str | None:
+    """A client's ``checksum_sha256``: the base64 of 32 bytes, or ``None`` when it sent none."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not _BASE64_SHA256.match(value):
+        raise exceptions.InvalidRequest(
+            _("“checksum_sha256” must be the base64 of a SHA-256 digest (44 characters)."),
+            code="invalid_checksum",
+        )
+    return value
+
+
+def choose_transport(*, size: int, offered: object) -> str:
+    """The transport for a file of *size* bytes, from those the client *offered*.
+
+    ``TRANSPORT`` says what the provider allows: ``"auto"`` and ``"put"`` send files larger
+    than ``MULTIPART_THRESHOLD`` in parts (when the client can), smaller ones by POST or PUT;
+    ``"post"`` sends everything by POST. A client that offers nothing is today's client: POST.
+    """
+    if offered is None:
+        offered = ["post"]
+    if (
+        not isinstance(offered, list)
+        or not offered
+        or len(offered) > 3
+        or not all(isinstance(t, str) for t in offered)
+    ):
+        raise exceptions.InvalidRequest(
+            _("“transports” must be a list of “post”, “put” and “multipart”."),
+            code="invalid_transports",
+        )
+    setting = app_settings.transport
+    single = "put" if setting == "put" else "post"
+    if setting != "post" and size > app_settings.multipart_threshold and "multipart" in offered:
+        return "multipart"
+    if size > S3_MAX_POST_SIZE:
+        raise exceptions.FileTooLarge(
+            _("Files larger than %(limit)s need an uploader that sends them in parts.")
+            % {"limit": filesizeformat(S3_MAX_POST_SIZE)},
+            details={"max_size": S3_MAX_POST_SIZE},
+        )
+    if single in offered:
+        return single
+    if setting != "put" and "put" in offered:
+        return "put"  # every S3 provider takes a PUT
+    raise exceptions.UploadRefused(
+        _("This uploader cannot send files the way this storage service needs (%(needed)s).")
+        % {"needed": single.upper()},
+        code="transport_unsupported",
+    )
+
+
+def part_size_for(size: int) -> int:
+    """The part size of a multipart upload of *size* bytes: ``MULTIPART_PART_SIZE``, or more
+    (in whole MiB) when that would take more than S3's 10,000 parts."""
+    wanted = max(app_settings.multipart_part_size, S3_MIN_PART_SIZE, -(-size // S3_MAX_PARTS))
+    return -(-wanted // MB) * MB
 
 
 def content_disposition(filename: str, disposition: str = "attachment") -> str:

@@ -30,12 +30,16 @@ def delete_objects_with_row(sender: type[Upload], instance: Upload, **kwargs: An
     if not getattr(instance, "_objects_deleted", False):
         # Read now: by the time the transaction commits, Django has set instance.pk to None.
         keys, pk = instance.object_keys, instance.pk
+        multipart = instance.multipart_id if instance.status == Upload.Status.PENDING else ""
 
         def delete() -> None:
             try:
+                if multipart:
+                    storage.abort_multipart(keys[0], multipart)
                 storage.remove(keys)
             except exceptions.StorageUnavailable:
-                # The row is gone: the keys are all an operator has to find the orphans.
+                # The row is gone: the keys are all an operator has to find the orphans (the
+                # cleanup aborts multipart uploads no row knows of).
                 logger.exception("delete-failed upload=%s key=%s", pk, " ".join(keys))
 
         transaction.on_commit(delete)

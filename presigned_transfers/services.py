@@ -21,11 +21,14 @@ The upload lifecycle is sign -> transfer -> verify -> store:
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import hashlib
 import logging
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -46,7 +49,7 @@ from presigned_transfers import (
     storage,
 )
 from presigned_transfers.conf import app_settings
-from presigned_transfers.models import Upload
+from presigned_transfers.models import Upload, UploadPart
 
 logger = logging.getLogger("presigned_transfers")
 
@@ -57,10 +60,17 @@ VERIFY_ATTEMPTS = 3
 
 @dataclass(frozen=True)
 class NewUpload:
-    """A pending upload and the signed form its browser POSTs to S3."""
+    """A pending upload and how its browser sends the file: a signed POST form, a signed PUT,
+    or (multipart) nothing yet — its parts are signed in batches by :func:`sign_parts`."""
 
     upload: Upload
-    post: signing.SignedPost
+    signed: signing.SignedPost | signing.SignedPut | None
+
+    @property
+    def post(self) -> signing.SignedPost:
+        """The signed POST form (``transport == "post"`` only)."""
+        assert isinstance(self.signed, signing.SignedPost)
+        return self.signed
 
 
 def get_owned_upload(user: Any, upload_id: Any, *, lock: bool = False) -> Upload:
@@ -126,47 +136,221 @@ def create_upload(
     content_type: object,
     size: object,
     policy_name: object = None,
+    transports: object = None,
+    checksum: object = None,
     request: HttpRequest | None = None,
 ) -> NewUpload:
-    """Validate a request to upload one file, record it as pending and sign its POST."""
+    """Validate a request to upload one file, record it as pending and sign its transfer.
+
+    The server picks the transport from those the client offers (*transports*, default
+    ``["post"]``): see :func:`~presigned_transfers.policy.choose_transport`. *checksum* is the
+    file's SHA-256 (base64) for post and put, signed in so S3 verifies it.
+    """
     try:
         wanted = policy.validate_upload_request(
             filename=filename, content_type=content_type, size=size, policy=policy_name, user=user
         )
+        transport = policy.choose_transport(size=wanted.size, offered=transports)
+        sha256 = policy.validate_checksum(checksum)
     except exceptions.TransferError as error:
         audit.record("refuse", user=user, stage="sign", code=error.code)
         raise
+    use_checksum = app_settings.checksum == "sha256"
     now = timezone.now()
     key = policy.build_key(
         owner_id=user.pk, filename=wanted.filename, policy=wanted.policy.name, now=now
     )
-    staging_key = policy.staging_key(key)
-    post = signing.presign_post(
-        key=staging_key,
-        content_type=wanted.content_type,
-        min_size=wanted.policy.min_size,
-        # S3 itself refuses a file larger than announced; confirm catches a smaller one.
-        max_size=wanted.size,
-    )
+    fields: dict[str, Any] = {"transport": transport}
+    signed: signing.SignedPost | signing.SignedPut | None
+    if transport == Upload.Transport.MULTIPART:
+        # Written in place: once the server completes it, no part URL can change it.
+        multipart_id = storage.create_multipart(
+            key, content_type=wanted.content_type, checksum=use_checksum
+        )
+        signed = None
+        fields.update(
+            staging_key="",
+            multipart_id=multipart_id,
+            part_size=policy.part_size_for(wanted.size),
+            checksum="sha256" if use_checksum else "",
+            expires_at=now + timedelta(seconds=app_settings.multipart_expiry),
+        )
+    else:
+        staging_key = policy.staging_key(key)
+        sha256 = sha256 if use_checksum else None
+        if transport == Upload.Transport.PUT:
+            signed = signing.presign_put(
+                key=staging_key, content_type=wanted.content_type, size=wanted.size, checksum=sha256
+            )
+        else:
+            signed = signing.presign_post(
+                key=staging_key,
+                content_type=wanted.content_type,
+                min_size=wanted.policy.min_size,
+                # S3 itself refuses a file larger than announced; confirm catches a smaller one.
+                max_size=wanted.size,
+                checksum=sha256,
+            )
+        fields.update(
+            staging_key=staging_key,
+            checksum="sha256" if sha256 else "",
+            checksum_sha256=sha256 or "",
+            expires_at=signed.expires_at,
+        )
     try:
         with transaction.atomic():
             _check_quota(user, wanted.size)
             upload = Upload.objects.create(
                 owner=user,
                 key=key,
-                staging_key=staging_key,
                 original_filename=wanted.filename,
                 content_type=wanted.content_type,
                 declared_size=wanted.size,
                 policy=wanted.policy.name,
-                expires_at=post.expires_at,
+                **fields,
             )
-    except exceptions.UploadRefused as error:
-        audit.record("refuse", user=user, stage="sign", code=error.code)
+    except BaseException as error:
+        if transport == Upload.Transport.MULTIPART:
+            _abort_quietly(key, fields["multipart_id"])
+        if isinstance(error, exceptions.UploadRefused):
+            audit.record("refuse", user=user, stage="sign", code=error.code)
         raise
-    audit.record("sign", user=user, upload=upload, size=wanted.size, type=wanted.content_type)
+    audit.record(
+        "sign",
+        user=user,
+        upload=upload,
+        size=wanted.size,
+        type=wanted.content_type,
+        transport=transport,
+    )
     signals.upload_signed.send(sender=Upload, upload=upload, request=request)
-    return NewUpload(upload=upload, post=post)
+    return NewUpload(upload=upload, signed=signed)
+
+
+def _abort_quietly(key: str, multipart_id: str) -> None:
+    # The row was not written: S3 must not keep parts nothing accounts for. If this fails too,
+    # the cleanup's sweep of open multipart uploads (and the bucket's lifecycle rule) ends it.
+    try:
+        storage.abort_multipart(key, multipart_id)
+    except exceptions.StorageUnavailable:
+        logger.exception("abort-failed key=%s", key)
+
+
+#: The most part URLs one request may ask for.
+MAX_PARTS_PER_REQUEST = 100
+
+
+@dataclass(frozen=True)
+class SignedPart:
+    """One part's presigned UploadPart: its number, exact size, URL and headers."""
+
+    number: int
+    size: int
+    put: signing.SignedPut
+
+
+def sign_parts(*, user: Any, upload_id: Any, parts: object) -> list[SignedPart]:
+    """Presigned UploadPart URLs for parts of *user*'s pending multipart upload.
+
+    *parts* is ``[{"part_number": n, "checksum_sha256": "..."}, ...]`` (at most 100); each URL
+    is signed with the part's exact planned length and, when the upload is pinned to
+    checksums (then required), its SHA-256: S3 refuses any other size or content.
+    """
+    upload = get_owned_upload(user, upload_id)
+    _require_open_multipart(upload)
+    wanted = _parse_parts(upload, parts)
+    if upload.checksum:
+        UploadPart.objects.bulk_create(
+            [UploadPart(upload=upload, number=n, checksum_sha256=c) for n, c in wanted.items()],
+            update_conflicts=True,
+            unique_fields=["upload", "number"],
+            update_fields=["checksum_sha256"],
+        )
+    return [
+        SignedPart(
+            number=number,
+            size=upload.part_length(number),
+            put=signing.presign_part(
+                key=upload.key,
+                multipart_id=upload.multipart_id,
+                number=number,
+                size=upload.part_length(number),
+                checksum=checksum,
+            ),
+        )
+        for number, checksum in wanted.items()
+    ]
+
+
+def _require_open_multipart(upload: Upload) -> None:
+    if upload.transport != Upload.Transport.MULTIPART:
+        raise exceptions.UploadStateConflict(
+            _("This upload is not sent in parts."), code="not_multipart"
+        )
+    if upload.status != Upload.Status.PENDING:
+        raise exceptions.UploadStateConflict(
+            _("This upload is finished; its parts cannot change."), code="upload_not_pending"
+        )
+    if upload.expires_at <= timezone.now():
+        raise exceptions.UploadStateConflict(
+            _("This upload's time is up. Upload the file again."), code="upload_expired"
+        )
+
+
+def _parse_parts(upload: Upload, parts: object) -> dict[int, str | None]:
+    """``{part number: checksum}`` from a client's list, or :class:`InvalidRequest`."""
+    invalid = exceptions.InvalidRequest(
+        _(
+            "“parts” must be a list of 1 to %(most)d objects with a “part_number” from 1 to "
+            "%(count)d, each once, and a “checksum_sha256” when the upload has checksums."
+        )
+        % {"most": MAX_PARTS_PER_REQUEST, "count": upload.part_count},
+        code="invalid_parts",
+    )
+    if not isinstance(parts, list) or not 1 <= len(parts) <= MAX_PARTS_PER_REQUEST:
+        raise invalid
+    wanted: dict[int, str | None] = {}
+    for item in parts:
+        if not isinstance(item, dict):
+            raise invalid
+        number = item.get("part_number")
+        if (
+            isinstance(number, bool)
+            or not isinstance(number, int)
+            or not 1 <= number <= upload.part_count
+            or number in wanted
+        ):
+            raise invalid
+        checksum = policy.validate_checksum(item.get("checksum_sha256"))
+        if upload.checksum and checksum is None:
+            raise invalid
+        wanted[number] = checksum if upload.checksum else None
+    return wanted
+
+
+@dataclass(frozen=True)
+class PartsState:
+    """A multipart upload's plan and the parts S3 holds now."""
+
+    upload: Upload
+    parts: dict[int, storage.Part]
+
+
+def uploaded_parts(*, user: Any, upload_id: Any) -> PartsState:
+    """What S3 holds of *user*'s multipart upload (asked of S3, not of the browser's memory):
+    for resuming after a reload. A finished upload holds no parts."""
+    upload = get_owned_upload(user, upload_id)
+    if upload.transport != Upload.Transport.MULTIPART:
+        raise exceptions.UploadStateConflict(
+            _("This upload is not sent in parts."), code="not_multipart"
+        )
+    if upload.status != Upload.Status.PENDING:
+        return PartsState(upload=upload, parts={})
+    try:
+        parts = storage.list_parts(upload.key, upload.multipart_id)
+    except storage.UploadGone:
+        parts = {}
+    return PartsState(upload=upload, parts=parts)
 
 
 def confirm_upload(*, user: Any, upload_id: Any, request: HttpRequest | None = None) -> Upload:
@@ -214,7 +398,8 @@ def reconcile_upload(upload_id: Any) -> str:
         try:
             refused = _verify_and_store(upload, written)
         except exceptions.UploadStateConflict as error:
-            return "missing" if error.code == "upload_missing" else "changed"
+            # Nothing (or not every part) arrived within the window: nothing more will.
+            return "changed" if error.code == "upload_changed" else "missing"
     try:
         _announce(upload, refused, user=None, request=None, by="reconcile")
     except exceptions.TransferError:
@@ -227,6 +412,15 @@ def inspect_upload(upload: Upload) -> str:
 
     ``"complete"``, ``"refused"`` or ``"missing"``; reads the object's first bytes only.
     """
+    if upload.multipart_id:
+        try:
+            _planned_parts(upload, storage.list_parts(upload.key, upload.multipart_id))
+        except exceptions.UploadStateConflict:
+            return "missing"
+        except storage.UploadGone:
+            pass  # completed earlier: what is at its key is checked below
+        else:
+            return "complete"  # its content is checked when it is completed
     with transaction.atomic():
         found, refused = _verify(upload)
         transaction.set_rollback(True)
@@ -286,6 +480,8 @@ def _verify_and_store(upload: Upload, written: list[str]) -> exceptions.Transfer
     being kept) or :class:`StorageUnavailable`, with nothing changed. Keys written are
     appended to *written*.
     """
+    if upload.multipart_id:
+        _complete_parts(upload)  # sealed in place: after this no part URL changes the object
     for _attempt in range(VERIFY_ATTEMPTS):
         found, refused = _verify(upload)
         if found is None:
@@ -299,7 +495,15 @@ def _verify_and_store(upload: Upload, written: list[str]) -> exceptions.Transfer
             upload.status = Upload.Status.FAILED
             upload.failure_code = refused.code
             upload.verified_size = found.size
-            upload.save(update_fields=["status", "failure_code", "verified_size", "updated_at"])
+            upload.save(
+                update_fields=[
+                    "status",
+                    "failure_code",
+                    "verified_size",
+                    "checksum_sha256",
+                    "updated_at",
+                ]
+            )
             return refused
         try:
             stored = _store(upload, found, written)
@@ -315,6 +519,7 @@ def _verify_and_store(upload: Upload, written: list[str]) -> exceptions.Transfer
                 "verified_size",
                 "etag",
                 "version_id",
+                "checksum_sha256",
                 "confirmed_at",
                 "updated_at",
             ]
@@ -323,6 +528,83 @@ def _verify_and_store(upload: Upload, written: list[str]) -> exceptions.Transfer
     raise exceptions.UploadStateConflict(
         _("The file changed while it was being checked. Confirm again."), code="upload_changed"
     )
+
+
+def _complete_parts(upload: Upload) -> None:
+    """Complete *upload*'s multipart upload from exactly its planned parts.
+
+    Lists what S3 holds; every planned part must be there with its planned size (and, with
+    checksums, the SHA-256 its URL was signed with), and nothing else; then completes naming
+    each part's ETag, so a part replaced since the listing makes S3 refuse (and the listing
+    is done again). S3's composite checksum of the parts is recorded. An upload no longer
+    open in S3 was completed by an earlier confirm whose transaction did not commit: what is at
+    its key is verified next, as always.
+    """
+    for _attempt in range(VERIFY_ATTEMPTS):
+        try:
+            listed = storage.list_parts(upload.key, upload.multipart_id)
+        except storage.UploadGone:
+            return
+        parts = _planned_parts(upload, listed)
+        try:
+            completed = storage.complete_multipart(upload.key, upload.multipart_id, parts)
+        except storage.PartsChanged:
+            continue
+        except storage.UploadGone:
+            return
+        composite = _composite_checksum([p.checksum_sha256 for p in parts])
+        upload.checksum_sha256 = completed.checksum_sha256 or composite
+        return
+    raise exceptions.UploadStateConflict(
+        _("The file's parts changed while it was being checked. Confirm again."),
+        code="upload_changed",
+    )
+
+
+def _planned_parts(upload: Upload, listed: dict[int, storage.Part]) -> list[storage.Part]:
+    """The parts to complete with: exactly the plan, or :class:`UploadStateConflict`."""
+    count = upload.part_count
+    missing = [
+        n for n in range(1, count + 1) if n not in listed or listed[n].size != upload.part_length(n)
+    ]
+    if missing:
+        raise exceptions.UploadStateConflict(
+            _("%(count)d part(s) of the file have not arrived. Send them, then confirm.")
+            % {"count": len(missing)},
+            code="parts_missing",
+            details={"missing": missing[:1000]},
+        )
+    extra = sorted(n for n in listed if n > count)
+    signed = dict(upload.parts.values_list("number", "checksum_sha256")) if upload.checksum else {}
+    mismatched = [
+        n
+        for n in range(1, count + 1)
+        if upload.checksum and (n not in signed or listed[n].checksum_sha256 not in ("", signed[n]))
+    ]
+    if extra or mismatched:
+        # Nothing the app signs makes such parts: do not assemble a file from them.
+        raise exceptions.UploadStateConflict(
+            _("The parts in storage are not the planned ones. Cancel and upload the file again."),
+            code="parts_mismatch",
+            details={"unexpected": extra[:1000], "mismatched": mismatched[:1000]},
+        )
+    return [
+        storage.Part(
+            number=n,
+            size=listed[n].size,
+            etag=listed[n].etag,
+            checksum_sha256=signed.get(n, ""),
+        )
+        for n in range(1, count + 1)
+    ]
+
+
+def _composite_checksum(checksums: list[str]) -> str:
+    """S3's COMPOSITE SHA-256 of a multipart object: of the parts' digests, then ``-N``."""
+    if not checksums or not all(checksums):
+        return ""
+    digest = hashlib.sha256(b"".join(base64.b64decode(c) for c in checksums)).digest()
+    return f"{base64.b64encode(digest).decode()}-{len(checksums)}"
 
 
 def _store(upload: Upload, found: storage.ObjectStart, written: list[str]) -> storage.StoredObject:
@@ -446,9 +728,11 @@ def sign_download(upload: Upload, *, user: Any) -> signing.SignedUrl:
 
 
 def delete_upload(*, user: Any, upload_id: Any) -> None:
-    """Delete *user*'s upload: its objects first, then its row."""
+    """Delete *user*'s upload: its objects (and an open multipart upload) first, then its row."""
     with transaction.atomic():
         upload = get_owned_upload(user, upload_id, lock=True)
+        if upload.multipart_id and upload.status == Upload.Status.PENDING:
+            storage.abort_multipart(upload.key, upload.multipart_id)
         storage.remove(upload.object_keys)
         receivers.mark_objects_deleted(upload)
         pk = upload.pk

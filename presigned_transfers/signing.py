@@ -98,7 +98,7 @@ def _bounded(expires_in: int, maximum: int) -> int:
 
 
 def post_fields_and_conditions(
-    *, content_type: str, min_size: int, max_size: int
+    *, content_type: str, min_size: int, max_size: int, checksum: str | None = None
 ) -> tuple[dict[str, str], list[object]]:
     """The form fields and policy conditions every upload is pinned to (key aside)."""
     fields = {"Content-Type": content_type}
@@ -106,7 +106,11 @@ def post_fields_and_conditions(
         ["eq", "$Content-Type", content_type],
         ["content-length-range", min_size, max_size],
     ]
-    for field, _, value in storage.write_options():
+    pinned = [(field, value) for field, _, value in storage.write_options()]
+    if checksum:
+        # S3 refuses a file whose SHA-256 is not this one (BadDigest), POSTed again included.
+        pinned.append(("x-amz-checksum-sha256", checksum))
+    for field, value in pinned:
         fields[field] = value
         conditions.append({field: value})
     return fields, conditions
@@ -118,14 +122,15 @@ def presign_post(
     content_type: str,
     min_size: int,
     max_size: int,
+    checksum: str | None = None,
     expires_in: int | None = None,
     now: datetime | None = None,
 ) -> SignedPost:
-    """Sign a browser upload of exactly one object at *key*."""
+    """Sign a browser upload of exactly one object at *key* (of that SHA-256, if given)."""
     expires_in = _bounded(expires_in or app_settings.upload_expiry, MAX_UPLOAD_EXPIRY)
     now = _now(now)
     fields, conditions = post_fields_and_conditions(
-        content_type=content_type, min_size=min_size, max_size=max_size
+        content_type=content_type, min_size=min_size, max_size=max_size, checksum=checksum
     )
     conditions.insert(0, ["eq", "$key", key])
     presigner, credentials = get_signer()
@@ -138,6 +143,76 @@ def presign_post(
         now=now,
     )
     return SignedPost(url=url, fields=signed_fields, expires_at=now + timedelta(seconds=expires_in))
+
+
+@dataclass(frozen=True)
+class SignedPut:
+    """A presigned PUT and the headers the browser must send with it, exactly.
+
+    ``Content-Length`` is signed too but not listed: the browser sets it from the body.
+    """
+
+    url: str
+    headers: dict[str, str]
+    expires_at: datetime
+
+
+def presign_put(
+    *,
+    key: str,
+    content_type: str,
+    size: int,
+    checksum: str | None = None,
+    expires_in: int | None = None,
+    now: datetime | None = None,
+) -> SignedPut:
+    """Sign a browser's PUT of exactly *size* bytes of *content_type* (and *checksum*) at *key*.
+
+    With ``CONDITIONAL_WRITES``, ``If-None-Match: *`` is signed in: the URL creates the object
+    once, and a second PUT of it gets 412.
+    """
+    expires_in = _bounded(expires_in or app_settings.upload_expiry, MAX_UPLOAD_EXPIRY)
+    now = _now(now)
+    headers = {"Content-Type": content_type, **storage.write_headers()}
+    if checksum:
+        headers["x-amz-checksum-sha256"] = checksum
+    if app_settings.conditional_writes:
+        headers["If-None-Match"] = "*"
+    url = presign_request(
+        method="PUT",
+        key=key,
+        headers={**headers, "Content-Length": str(size)},
+        expires_in=expires_in,
+        now=now,
+    )
+    return SignedPut(url=url, headers=headers, expires_at=now + timedelta(seconds=expires_in))
+
+
+def presign_part(
+    *,
+    key: str,
+    multipart_id: str,
+    number: int,
+    size: int,
+    checksum: str | None = None,
+    expires_in: int | None = None,
+    now: datetime | None = None,
+) -> SignedPut:
+    """Sign a browser's UploadPart of exactly *size* bytes (and *checksum*) as part *number*."""
+    expires_in = _bounded(expires_in or app_settings.upload_expiry, MAX_UPLOAD_EXPIRY)
+    now = _now(now)
+    headers = {"x-amz-checksum-sha256": checksum} if checksum else {}
+    presigner, credentials = get_signer()
+    url = presigner.presign_url(
+        _credentials(credentials),
+        method="PUT",
+        key=key,
+        params={"partNumber": str(number), "uploadId": multipart_id},
+        headers={**headers, "Content-Length": str(size)},
+        expires_in=expires_in,
+        now=now,
+    )
+    return SignedPut(url=url, headers=headers, expires_at=now + timedelta(seconds=expires_in))
 
 
 def presign_request(

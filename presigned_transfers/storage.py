@@ -126,6 +126,11 @@ def _storage_error(error: Exception) -> exceptions.StorageUnavailable:
     return exceptions.StorageUnavailable(details={"reason": type(error).__name__})
 
 
+def write_headers() -> dict[str, str]:
+    """:func:`write_options` as request headers (``x-amz-acl``, ``x-amz-server-side-...``)."""
+    return {"x-amz-acl" if field == "acl" else field: value for field, _, value in write_options()}
+
+
 def _version(response: dict[str, Any]) -> str:
     version = response.get("VersionId") or ""
     # An unversioned bucket's objects have the version "null": nothing worth pinning.
@@ -197,8 +202,7 @@ def copy_object(source: str, target: str, *, if_match: str) -> StoredObject:
         "x-amz-copy-source": quote(f"{app_settings.bucket}/{source}", safe="/~"),
         "x-amz-copy-source-if-match": f'"{if_match}"',
     }
-    for field, _, value in write_options():
-        headers["x-amz-acl" if field == "acl" else field] = value
+    headers.update(write_headers())
     try:
         answer = s3http.request("PUT", target, signed_headers=headers)
     except s3http.S3Error as error:
@@ -252,3 +256,145 @@ def delete_objects(keys: list[str]) -> dict[str, str]:
         failure.get("Key", ""): failure.get("Code", "Error")
         for failure in response.get("Errors", [])
     }
+
+
+# -- multipart uploads (the server creates, lists, completes and aborts; browsers PUT parts) --
+
+
+class UploadGone(Exception):
+    """Raised when a multipart upload is no longer open in S3 (completed or aborted)."""
+
+
+class PartsChanged(Exception):
+    """Raised when a part was replaced between listing the parts and completing with them."""
+
+
+@dataclass(frozen=True)
+class Part:
+    """One part S3 holds for a multipart upload."""
+
+    number: int
+    size: int
+    etag: str
+    checksum_sha256: str
+
+
+def _client_call(operation: str, **kwargs: Any) -> Any:
+    try:
+        return getattr(get_client(), operation)(Bucket=app_settings.bucket, **kwargs)
+    except ClientError as error:
+        code = error_code(error)
+        if code in ("NoSuchUpload", "404"):
+            raise UploadGone(kwargs.get("Key", "")) from error
+        if code == "InvalidPart":
+            raise PartsChanged(kwargs.get("Key", "")) from error
+        raise _storage_error(error) from error
+    except BotoCoreError as error:
+        raise _storage_error(error) from error
+
+
+def create_multipart(key: str, *, content_type: str, checksum: bool) -> str:
+    """Open a multipart upload at *key*, pinned like every stored object; its ``UploadId``.
+
+    With *checksum*, every part must carry its SHA-256 (``ChecksumAlgorithm=SHA256``).
+    """
+    extra = {param: value for _, param, value in write_options()}
+    if checksum:
+        extra["ChecksumAlgorithm"] = "SHA256"
+    response = _client_call("create_multipart_upload", Key=key, ContentType=content_type, **extra)
+    return str(response["UploadId"])
+
+
+def list_parts(key: str, multipart_id: str) -> dict[int, Part]:
+    """The parts S3 holds for the multipart upload, by number (:class:`UploadGone` if none).
+
+    A part uploaded twice counts once, as its latest upload (SeaweedFS 4.48 lists both).
+    """
+    parts: dict[int, Part] = {}
+    marker = 0
+    while True:
+        response = _client_call(
+            "list_parts", Key=key, UploadId=multipart_id, PartNumberMarker=marker, MaxParts=1000
+        )
+        for item in response.get("Parts", []):
+            number = int(item["PartNumber"])
+            parts[number] = Part(
+                number=number,
+                size=int(item["Size"]),
+                etag=str(item.get("ETag", "")).strip('"'),
+                checksum_sha256=str(item.get("ChecksumSHA256") or ""),
+            )
+        if not response.get("IsTruncated"):
+            return parts
+        marker = int(response.get("NextPartNumberMarker") or max(parts, default=0))
+
+
+@dataclass(frozen=True)
+class Completed:
+    """What completing a multipart upload made."""
+
+    etag: str
+    checksum_sha256: str
+    version_id: str
+
+
+def complete_multipart(key: str, multipart_id: str, parts: list[Part]) -> Completed:
+    """Complete the upload from exactly *parts* (each named by ETag, and checksum if any).
+
+    :class:`PartsChanged` if one was replaced since it was listed; :class:`UploadGone` if the
+    upload is no longer open. With ``CONDITIONAL_WRITES`` the completion is ``If-None-Match:
+    *``: it never replaces an object already at *key*.
+    """
+    listed = [
+        {"PartNumber": p.number, "ETag": f'"{p.etag}"'}
+        | ({"ChecksumSHA256": p.checksum_sha256} if p.checksum_sha256 else {})
+        for p in parts
+    ]
+    extra = {"IfNoneMatch": "*"} if app_settings.conditional_writes else {}
+    response = _client_call(
+        "complete_multipart_upload",
+        Key=key,
+        UploadId=multipart_id,
+        MultipartUpload={"Parts": listed},
+        **extra,
+    )
+    return Completed(
+        etag=str(response.get("ETag", "")).strip('"'),
+        checksum_sha256=str(response.get("ChecksumSHA256") or ""),
+        version_id=_version(response),
+    )
+
+
+def abort_multipart(key: str, multipart_id: str) -> None:
+    """Abort the multipart upload (S3 drops its parts); one no longer open is fine."""
+    try:
+        _client_call("abort_multipart_upload", Key=key, UploadId=multipart_id)
+    except UploadGone:
+        return
+
+
+@dataclass(frozen=True)
+class OpenUpload:
+    """A multipart upload S3 holds open."""
+
+    key: str
+    multipart_id: str
+    initiated: Any
+
+
+def open_multipart_uploads(prefix: str) -> list[OpenUpload]:
+    """Every multipart upload open under *prefix*."""
+    found: list[OpenUpload] = []
+    markers: dict[str, str] = {}
+    while True:
+        response = _client_call("list_multipart_uploads", Prefix=prefix, **markers)
+        found += [
+            OpenUpload(key=u["Key"], multipart_id=u["UploadId"], initiated=u.get("Initiated"))
+            for u in response.get("Uploads", [])
+        ]
+        if not response.get("IsTruncated"):
+            return found
+        markers = {
+            "KeyMarker": response.get("NextKeyMarker", ""),
+            "UploadIdMarker": response.get("NextUploadIdMarker", ""),
+        }

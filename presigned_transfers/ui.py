@@ -24,7 +24,7 @@ from django.utils.safestring import SafeString
 from django.utils.text import get_text_list
 from django.utils.translation import gettext as _
 
-from presigned_transfers.conf import Policy
+from presigned_transfers.conf import Policy, app_settings
 from presigned_transfers.models import Upload
 from presigned_transfers.policy import may_use, named_policy
 
@@ -190,17 +190,14 @@ def context_user(context: Mapping[str, Any]) -> object:
 def transport_config() -> dict[str, Any]:
     """How the picker may send files: its ``data-config`` keys beyond the policy.
 
-    ``multipartThreshold``: files larger than this go by multipart, smaller ones by post or put
-    (and only those get a whole-file ``checksum_sha256``); ``checksum``: ``"sha256"`` or
-    ``None``; ``transports``: what the script offers the server, best first.
-
-    TODO(lead): fixed values for now. The lead will read them from settings (the multipart
-    threshold, the checksum and the transport settings do not exist yet); keep this the one
-    place that does.
+    ``multipartThreshold`` (``MULTIPART_THRESHOLD``): files larger than this go by multipart,
+    smaller ones by post or put, and only those get a whole-file ``checksum_sha256`` (hashing
+    a larger file at once would hold it in memory); ``checksum`` (``CHECKSUM``): ``"sha256"``
+    or ``None``; ``transports``: what the script offers the server, which decides.
     """
     return {
-        "multipartThreshold": 64 * 1024 * 1024,
-        "checksum": "sha256",
+        "multipartThreshold": app_settings.multipart_threshold,
+        "checksum": app_settings.checksum,
         "transports": ["multipart", "put", "post"],
     }
 

@@ -23,4 +23,5 @@ urlpatterns = [
         views.DownloadRedirectView.as_view(),
         name="download",
     ),
+    path("uploads/<str:upload_id>/parts/", views.UploadPartsView.as_view(), name="upload-parts"),
 ]

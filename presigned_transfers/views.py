@@ -25,7 +25,7 @@ from django.utils.translation import gettext as _
 from django.views import View
 from django_ratelimit.core import get_usage
 
-from presigned_transfers import exceptions, services
+from presigned_transfers import exceptions, services, signing
 from presigned_transfers.conf import app_settings
 from presigned_transfers.models import Upload
 
@@ -68,6 +68,9 @@ def serialize_upload(upload: Upload) -> dict[str, Any]:
         "policy": upload.policy,
         "created_at": upload.created_at.isoformat(),
         "confirmed_at": upload.confirmed_at.isoformat() if upload.confirmed_at else None,
+        "transport": upload.transport,
+        # What S3 verified (for multipart its composite "<base64>-<parts>"); None without.
+        "checksum_sha256": (upload.checksum_sha256 or None) if upload.is_complete else None,
     }
     if upload.is_complete:
         data["download_url"] = reverse("presigned_transfers:download", args=[upload.pk])
@@ -198,7 +201,8 @@ class JsonView(View):
 
 
 class UploadUrlView(JsonView):
-    """``POST {filename, content_type, size, policy?}`` -> a signed POST for one upload."""
+    """``POST {filename, content_type, size, policy?, transports?, checksum_sha256?}`` -> how
+    to send one file: a signed POST form, a signed PUT, or a multipart plan."""
 
     rate_limit_group = "upload-url"
 
@@ -210,16 +214,70 @@ class UploadUrlView(JsonView):
             content_type=data.get("content_type"),
             size=data.get("size"),
             policy_name=data.get("policy"),
+            transports=data.get("transports"),
+            checksum=data.get("checksum_sha256"),
             request=request,
+        )
+        upload = created.upload
+        answer: dict[str, Any] = {"upload_id": str(upload.pk), "transport": upload.transport}
+        signed = created.signed
+        if isinstance(signed, signing.SignedPost):
+            answer.update(url=signed.url, fields=signed.fields)
+        elif isinstance(signed, signing.SignedPut):
+            answer.update(url=signed.url, headers=signed.headers)
+        else:
+            answer.update(
+                part_size=upload.part_size,
+                part_count=upload.part_count,
+                checksum=upload.checksum or None,
+            )
+        answer["expires_at"] = upload.expires_at.isoformat()
+        return JsonResponse(answer, status=201)
+
+
+class UploadPartsView(JsonView):
+    """Multipart uploads: ``POST {parts: [{part_number, checksum_sha256?}]}`` -> presigned
+    UploadPart URLs; ``GET`` -> the parts S3 holds (to resume after a reload)."""
+
+    rate_limit_group = "upload-parts"
+
+    def post(self, request: HttpRequest, upload_id: str) -> JsonResponse:
+        data = self.json_body(request)
+        signed = services.sign_parts(
+            user=request.user, upload_id=upload_id, parts=data.get("parts")
         )
         return JsonResponse(
             {
-                "upload_id": str(created.upload.pk),
-                "url": created.post.url,
-                "fields": created.post.fields,
-                "expires_at": created.post.expires_at.isoformat(),
-            },
-            status=201,
+                "parts": [
+                    {
+                        "part_number": part.number,
+                        "size": part.size,
+                        "url": part.put.url,
+                        "headers": part.put.headers,
+                    }
+                    for part in signed
+                ],
+                "expires_at": signed[0].put.expires_at.isoformat(),
+            }
+        )
+
+    def get(self, request: HttpRequest, upload_id: str) -> JsonResponse:
+        state = services.uploaded_parts(user=request.user, upload_id=upload_id)
+        upload = state.upload
+        return JsonResponse(
+            {
+                "upload_id": str(upload.pk),
+                "status": upload.status,
+                "size": upload.declared_size,
+                "part_size": upload.part_size,
+                "part_count": upload.part_count,
+                "checksum": upload.checksum or None,
+                "expires_at": upload.expires_at.isoformat(),
+                "parts": [
+                    {"part_number": part.number, "size": part.size}
+                    for part in sorted(state.parts.values(), key=lambda p: p.number)
+                ],
+            }
         )
 
 

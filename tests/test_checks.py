@@ -95,7 +95,16 @@ BAD_SETTINGS = [
     ("E009", Error, _policies(MIN_SIZE=True), "MIN_SIZE should be"),
     ("E009", Error, _policies(MAX_SIZE="10"), "MAX_SIZE should be"),
     ("E009", Error, _policies(MAX_SIZE=None), "MAX_SIZE should be"),
-    ("E009", Error, _policies(MAX_SIZE=5 * GB + 1), "above S3's single POST limit"),
+    ("E009", Error, {**_policies(MAX_SIZE=5 * GB + 1), "TRANSPORT": "post"}, "single POST"),
+    ("E009", Error, _policies(MAX_SIZE=5 * 1024 * GB + 1), "above S3's object limit"),
+    ("E023", Error, {"TRANSPORT": "r2"}, "['TRANSPORT'] should be 'auto', 'put' or 'post'"),
+    ("E023", Error, {"MULTIPART_THRESHOLD": 1024}, "['MULTIPART_THRESHOLD']"),
+    ("E023", Error, {"MULTIPART_PART_SIZE": 4 * 1024 * 1024}, "['MULTIPART_PART_SIZE']"),
+    ("E023", Error, {"MULTIPART_PART_SIZE": "8M"}, "['MULTIPART_PART_SIZE']"),
+    ("E023", Error, {"MULTIPART_EXPIRY": timedelta(days=8)}, "['MULTIPART_EXPIRY']"),
+    ("E023", Error, {"MULTIPART_EXPIRY": 30}, "['MULTIPART_EXPIRY']"),
+    ("E023", Error, {"CHECKSUM": "md5"}, "['CHECKSUM'] should be 'sha256' or None"),
+    ("E023", Error, {"CONDITIONAL_WRITES": "yes"}, "['CONDITIONAL_WRITES']"),
     ("E009", Error, _policies(MIN_SIZE=101), "MIN_SIZE is larger than MAX_SIZE"),
     ("E009", Error, _policies(MIN_SIZE=0, MAX_SIZE=0), "MAX_SIZE should be at least 1"),
     ("E010", Error, {"DEFAULT_POLICY": "missing"}, "['DEFAULT_POLICY'] is 'missing'"),
@@ -178,7 +187,7 @@ def test_every_id_is_covered():
     covered = {case[0] for case in BAD_SETTINGS} | {"E000", "E012", "W006"}
     expected = (
         {f"E{n:03d}" for n in range(16)}
-        | {"E020", "E021", "E022"}
+        | {"E020", "E021", "E022", "E023"}
         | {f"W{n:03d}" for n in (1, 2, 3, 4, 6)}
     )
     assert covered == expected
@@ -328,6 +337,10 @@ GOOD_SETTINGS = [
     _policies(MIN_SIZE=0, SNIFF=False),
     _policies(MIN_SIZE=100, MAX_SIZE=100),
     _policies(MAX_SIZE=5 * GB, CONTENT_TYPES=("image/png", "application/pdf")),
+    _policies(MAX_SIZE=5 * 1024 * GB),
+    {"TRANSPORT": "put", "MULTIPART_THRESHOLD": 5 * 1024 * 1024, "CHECKSUM": None},
+    {"TRANSPORT": "post", "CONDITIONAL_WRITES": False, "MULTIPART_EXPIRY": timedelta(days=7)},
+    {"MULTIPART_PART_SIZE": 5 * GB, "MULTIPART_EXPIRY": 60},
     {
         "POLICIES": {
             "images": {"CONTENT_TYPES": ["image/png"], "MAX_SIZE": 10},

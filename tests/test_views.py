@@ -87,7 +87,8 @@ def test_upload_url_signs_a_pinned_post(user_client, user, moto_s3):
     assert response["Content-Type"] == "application/json"
     assert response["Cache-Control"] == "no-store"
     body = response.json()
-    assert set(body) == {"upload_id", "url", "fields", "expires_at"}
+    assert set(body) == {"upload_id", "transport", "url", "fields", "expires_at"}
+    assert body["transport"] == "post"  # what a client that offers nothing gets
 
     upload = Upload.objects.get(pk=body["upload_id"])
     assert upload.owner == user
@@ -605,6 +606,8 @@ def test_list_serializes_without_the_key(user_client, user):
         "policy",
         "created_at",
         "confirmed_at",
+        "transport",
+        "checksum_sha256",
     }
     text = json.dumps(items)
     assert complete.key not in text

@@ -99,6 +99,8 @@ class Command(BaseCommand):
         )
         if report.swept:
             summary += f" Deleted {report.swept} leftover staging object(s)."
+        if report.aborted:
+            summary += f" Aborted {report.aborted} multipart upload(s) no upload knows of."
         if report.skipped_locked:
             summary += (
                 f" Skipped {report.skipped_locked} being confirmed right now; the next run "
