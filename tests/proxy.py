@@ -5,9 +5,14 @@
         proxy.mode = "refuse"     # connections are refused (S3 down, wrong port)
         proxy.mode = "hang"       # connections are accepted, nothing ever comes back (timeout)
         proxy.mode = "forward"    # back to normal
+        proxy.mode = "no-post"    # a provider without POST Object (Cloudflare R2, Backblaze B2):
+                                  # a browser-form POST to the bucket gets 501 NotImplemented
 
 Each connection is forwarded byte for byte to the target while the mode is "forward";
-switching mode also drops the connections already open, as a network failure would.
+switching mode also drops the connections already open, as a network failure would. In
+"no-post" the proxy reads each request's head: a POST without a query string (POST Object;
+multipart's POSTs all have one) is answered 501 as R2 answers it, anything else is forwarded
+with ``Connection: close`` so that every request comes on a connection of its own.
 """
 
 from __future__ import annotations
@@ -41,7 +46,7 @@ class FaultProxy:
 
     @mode.setter
     def mode(self, mode: str) -> None:
-        if mode not in ("forward", "refuse", "hang"):
+        if mode not in ("forward", "refuse", "hang", "no-post"):
             raise ValueError(mode)
         self._mode = mode
         self._drop_connections()
@@ -94,6 +99,42 @@ class FaultProxy:
         with self._lock:
             self._connections.update(socks)
 
+    @staticmethod
+    def _read_head(client: socket.socket) -> bytes | None:
+        data = b""
+        while b"\r\n\r\n" not in data:
+            try:
+                chunk = client.recv(65536)
+            except OSError:
+                return None
+            if not chunk or len(data) > 65536:
+                return None
+            data += chunk
+        return data
+
+    @staticmethod
+    def _not_implemented(client: socket.socket, head: bytes) -> None:
+        origin = b""
+        for line in head.split(b"\r\n"):
+            if line.lower().startswith(b"origin:"):
+                origin = line.split(b":", 1)[1].strip()
+        body = (
+            b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>NotImplemented</Code>'
+            b"<Message>POST Object is not implemented</Message></Error>"
+        )
+        cors = b"Access-Control-Allow-Origin: " + origin + b"\r\n" if origin else b""
+        client.sendall(
+            b"HTTP/1.1 501 Not Implemented\r\nContent-Type: application/xml\r\n"
+            + cors
+            + b"Content-Length: "
+            + str(len(body)).encode()
+            + b"\r\nConnection: close\r\n\r\n"
+            + body
+        )
+        with contextlib.suppress(OSError):
+            client.shutdown(socket.SHUT_RDWR)
+        client.close()
+
     def _accept(self, listener: socket.socket) -> None:
         while not self._stopped.is_set():
             try:
@@ -106,12 +147,33 @@ class FaultProxy:
             threading.Thread(target=self._forward, args=(client,), daemon=True).start()
 
     def _forward(self, client: socket.socket) -> None:
+        first = b""
+        if self._mode == "no-post":
+            first = self._read_head(client)
+            if first is None:
+                client.close()
+                return
+            request_line = first.split(b"\r\n", 1)[0].split(b" ")
+            if (
+                len(request_line) >= 2
+                and request_line[0] == b"POST"
+                and b"?" not in request_line[1]
+            ):
+                self._not_implemented(client, first)
+                return
+            head, _, rest = first.partition(b"\r\n\r\n")
+            lines = [
+                line for line in head.split(b"\r\n") if not line.lower().startswith(b"connection:")
+            ]
+            first = b"\r\n".join([*lines, b"Connection: close"]) + b"\r\n\r\n" + rest
         try:
             upstream = socket.create_connection(self.target, timeout=5)
         except OSError:
             client.close()
             return
         self._track(upstream)
+        if first:
+            upstream.sendall(first)
         selector = selectors.DefaultSelector()
         selector.register(client, selectors.EVENT_READ, upstream)
         selector.register(upstream, selectors.EVENT_READ, client)
