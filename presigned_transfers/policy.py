@@ -101,8 +101,11 @@ def build_key(*, owner_id: object, filename: str, policy: str, now: datetime) ->
     Placeholders: ``{owner_id}``, ``{random}`` (32 hex characters), ``{filename}`` (see
     :func:`key_filename`), ``{policy}`` and ``{date}`` (``YYYY/MM/DD``).
     """
+    owner = quote(str(owner_id), safe="")
+    if not owner.strip("."):
+        owner = owner.replace(".", "%2E")  # never a "." or ".." path segment
     key = app_settings.key_template.format(
-        owner_id=quote(str(owner_id), safe=""),
+        owner_id=owner,
         random=secrets.token_hex(16),
         filename=key_filename(filename),
         policy=key_filename(policy),

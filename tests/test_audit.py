@@ -58,7 +58,7 @@ def test_each_event_names_the_user_and_the_upload(moto_s3, user, records):
     assert (sign.size, sign.type) == (len(flows.PDF), "application/pdf")
     assert (
         sign.getMessage()
-        == f"sign user={uid} upload={up} size={len(flows.PDF)} type=application/pdf"
+        == f"sign user={uid} upload={up} size={len(flows.PDF)} type=application/pdf transport=post"
     )
     # Nothing that would let a reader of the logs fetch or forge anything.
     for record in records():

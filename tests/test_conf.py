@@ -31,6 +31,7 @@ def test_defaults(only_bucket):
         "upload-url": "30/m",
         "confirm-upload": "60/m",
         "download-url": "120/m",
+        "upload-parts": "600/m",
     }
     assert app_settings.max_request_body == 16 * 1024
     assert app_settings.quota == {"MAX_BYTES": None, "MAX_FILES": None}
@@ -88,6 +89,7 @@ def test_values_are_read_and_normalized(settings):
         "upload-url": "2/m",
         "confirm-upload": "60/m",
         "download-url": None,
+        "upload-parts": "600/m",
     }
     assert app_settings.max_request_body == 1024
     assert app_settings.quota == {"MAX_BYTES": None, "MAX_FILES": 3}

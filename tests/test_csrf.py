@@ -37,6 +37,7 @@ def test_the_endpoints_found():
         ("upload-url", "post"),
         ("confirm-upload", "post"),
         ("upload-detail", "delete"),
+        ("upload-parts", "post"),
     }
 
 
@@ -49,6 +50,30 @@ def target(moto_s3, user):
 
 
 def url_and_body(name, upload):
+    if name == "upload-parts":
+        from django.conf import settings
+        from django.test import override_settings
+
+        from presigned_transfers import services
+
+        big = 6 * 1024 * 1024
+        with override_settings(
+            PRESIGNED_TRANSFERS={
+                **settings.PRESIGNED_TRANSFERS,
+                "MULTIPART_THRESHOLD": 5 * 1024 * 1024,
+                "CHECKSUM": None,
+            }
+        ):
+            multipart = services.create_upload(
+                user=upload.owner,
+                filename="big.pdf",
+                content_type="application/pdf",
+                size=big,
+                transports=["multipart"],
+            ).upload
+        assert multipart.transport == "multipart"
+        url = reverse(f"presigned_transfers:{name}", args=[multipart.pk])
+        return url, {"parts": [{"part_number": 1}]}
     if name == "upload-detail":
         return reverse(f"presigned_transfers:{name}", args=[upload.pk]), None
     if name == "confirm-upload":
