@@ -32,7 +32,7 @@ class UploadAdmin(admin.ModelAdmin):
         "created_at",
         "download_link",
     )
-    list_filter = ("status", "content_type", "policy", "created_at")
+    list_filter = ("status", "transport", "content_type", "policy", "created_at")
     list_select_related = ("owner",)
     date_hierarchy = "created_at"
     ordering = ("-created_at",)
@@ -47,6 +47,10 @@ class UploadAdmin(admin.ModelAdmin):
         "verified_size",
         "etag",
         "version_id",
+        "transport",
+        "checksum_sha256",
+        "multipart_id",
+        "part_size",
         "policy",
         "status",
         "failure_code",

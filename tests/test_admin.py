@@ -106,30 +106,33 @@ def test_changelist_search_by_key(admin_client, user):
         ({"status__exact": "failed"}, {"failed"}),
         ({"content_type": "image/png"}, {"failed"}),
         ({"policy": "avatars"}, {"complete"}),
+        ({"transport__exact": "multipart"}, {"pending"}),
         ({}, {"complete", "pending", "failed"}),
     ],
 )
 def test_changelist_filters(admin_client, user, params, expected):
     uploads = {
         "complete": make_upload(user, status=Upload.Status.COMPLETE, policy="avatars"),
-        "pending": make_upload(user),
+        "pending": make_upload(user, transport="multipart"),
         "failed": make_upload(user, status=Upload.Status.FAILED, content_type="image/png"),
     }
     response = admin_client.get(CHANGELIST, params)
     assert response.status_code == 200
     assert _ids(response) == {str(uploads[name].pk) for name in expected}
     html = response.content.decode()
-    for title in ("By status", "By content type", "By policy", "By created"):
+    for title in ("By status", "By transport", "By content type", "By policy", "By created"):
         assert title in html
 
 
 def test_uploads_cannot_be_added_or_changed(admin_client, user):
-    upload = make_upload(user, original_filename="keep.pdf")
+    checksum = "n4bQgYhMfWWaL+qgxVrQFaO/TxsrC4Is0V1sFbDwCgg=-3"
+    upload = make_upload(user, original_filename="keep.pdf", checksum_sha256=checksum)
     assert admin_client.get(reverse("admin:presigned_transfers_upload_add")).status_code == 403
     change = reverse("admin:presigned_transfers_upload_change", args=[upload.pk])
     page = admin_client.get(change)
     assert page.status_code == 200
     assert upload.key in page.content.decode()
+    assert checksum in page.content.decode()  # the SHA-256 S3 verified, shown to staff
     assert 'name="original_filename"' not in page.content.decode()
     response = admin_client.post(change, {"original_filename": "evil.pdf"})
     assert response.status_code == 403
