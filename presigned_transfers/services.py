@@ -256,7 +256,11 @@ def sign_parts(*, user: Any, upload_id: Any, parts: object) -> list[SignedPart]:
     is signed with the part's exact planned length and, when the upload is pinned to
     checksums (then required), its SHA-256: S3 refuses any other size or content.
     """
-    upload = get_owned_upload(user, upload_id)
+    return sign_upload_parts(get_owned_upload(user, upload_id), parts)
+
+
+def sign_upload_parts(upload: Upload, parts: object) -> list[SignedPart]:
+    """:func:`sign_parts` for an upload the caller already got with :func:`get_owned_upload`."""
     _require_open_multipart(upload)
     wanted = _parse_parts(upload, parts)
     if upload.checksum:

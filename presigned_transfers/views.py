@@ -242,10 +242,10 @@ class UploadPartsView(JsonView):
     rate_limit_group = "upload-parts"
 
     def post(self, request: HttpRequest, upload_id: str) -> JsonResponse:
+        # The upload first: someone else's or a malformed id is a 404 whatever the body.
+        upload = services.get_owned_upload(request.user, upload_id)
         data = self.json_body(request)
-        signed = services.sign_parts(
-            user=request.user, upload_id=upload_id, parts=data.get("parts")
-        )
+        signed = services.sign_upload_parts(upload, data.get("parts"))
         return JsonResponse(
             {
                 "parts": [

@@ -24,9 +24,9 @@ from hypothesis import HealthCheck, example, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from presigned_transfers import policy
+from presigned_transfers import policy, services
 from presigned_transfers.conf import DEFAULT_CONTENT_TYPES, MB
-from presigned_transfers.models import Upload
+from presigned_transfers.models import Upload, UploadPart
 from tests import flows
 
 pytestmark = pytest.mark.django_db
@@ -38,6 +38,7 @@ BUDGET = {
     "test_confirm_with_bad_bodies": 1500,
     "test_upload_id_in_the_path": 1500,
     "test_list_with_bad_query": 1000,
+    "test_parts_with_bad_bodies": 800,
     "test_wrong_methods": 700,
     "test_anonymous": 500,
     "test_without_csrf_token": 500,
@@ -172,6 +173,21 @@ BAD_FIELD = {
         # "" means the default policy, like a missing "policy".
         HOSTILE_TEXT.filter(lambda t: t not in ("default", "")),
     ),
+    "transports": st.one_of(
+        NOT_STRINGS.filter(lambda v: v is not None and not (isinstance(v, list) and v)),
+        HOSTILE_TEXT,
+        st.just([]),
+        st.lists(NOT_STRINGS, min_size=1, max_size=3),
+        st.lists(HOSTILE_TEXT, min_size=4, max_size=6),
+        st.lists(st.sampled_from(["multipart", "RELAY", "ftp", ""]), min_size=1).filter(
+            lambda v: "post" not in v and "put" not in v and len(v) <= 3
+        ),
+    ),
+    "checksum_sha256": st.one_of(
+        NOT_STRINGS.filter(lambda v: v is not None),
+        HOSTILE_TEXT,
+        st.sampled_from(["", "=" * 44, "A" * 43, "A" * 44, "A" * 45 + "=", "é" * 43 + "="]),
+    ),
 }
 
 
@@ -279,14 +295,28 @@ def world(moto_s3, settings, user, other_user):
     """A signed-in client, and another user's upload that must stay untouched."""
     settings.PRESIGNED_TRANSFERS = {
         **settings.PRESIGNED_TRANSFERS,
-        "RATE_LIMITS": dict.fromkeys(("upload-url", "confirm-upload", "download-url")),
+        "RATE_LIMITS": dict.fromkeys(
+            ("upload-url", "confirm-upload", "download-url", "upload-parts")
+        ),
+        "POLICIES": {"default": {"CONTENT_TYPES": list(ALLOWED), "MAX_SIZE": 20 * MB}},
+        "MULTIPART_THRESHOLD": 5 * MB,
     }
     theirs = flows.sign(other_user, flows.PDF)
     flows.put(theirs, flows.PDF)
+    big = {"filename": "big.pdf", "content_type": "application/pdf", "size": 11 * MB}
+    multipart = {**big, "transports": ["multipart"]}
+    mine = services.create_upload(user=user, **multipart).upload
+    theirs_multipart = services.create_upload(user=other_user, **multipart).upload
     client = Client(enforce_csrf_checks=False)
     client.force_login(user)
     before = sorted(Upload.objects.values_list("pk", "status", "updated_at"))
-    return {"client": client, "theirs": theirs, "before": before}
+    return {
+        "client": client,
+        "theirs": theirs,
+        "mine": mine,
+        "theirs_multipart": theirs_multipart,
+        "before": before,
+    }
 
 
 def check(world: dict[str, Any], response: Any, name: str) -> None:
@@ -378,6 +408,8 @@ PATH_SEGMENTS = st.one_of(
             ("upload-detail", "delete"),
             ("download-url", "get"),
             ("download", "get"),
+            ("upload-parts", "get"),
+            ("upload-parts", "post"),
         ]
     ),
     theirs=st.booleans(),
@@ -422,6 +454,38 @@ def test_list_with_bad_query(world, params):
     assert response.status_code == 400
 
 
+_PART_ITEMS = st.one_of(
+    JSON_VALUES,
+    st.fixed_dictionaries(
+        {"part_number": st.one_of(JSON_SCALARS, st.integers(-5, 10**6))},
+        optional={"checksum_sha256": st.one_of(JSON_SCALARS, st.just("A" * 43 + "="))},
+    ),
+)
+_PARTS_BODIES = st.one_of(
+    st.dictionaries(st.text(max_size=8), JSON_VALUES, max_size=3),
+    st.lists(_PART_ITEMS, max_size=5).map(lambda parts: {"parts": parts}),
+    st.lists(st.just({"part_number": 1}), min_size=101, max_size=103).map(lambda p: {"parts": p}),
+    JSON_VALUES.map(lambda v: {"parts": v}),
+)
+
+
+@fuzz("test_parts_with_bad_bodies")
+@given(body=_PARTS_BODIES, whose=st.sampled_from(["mine", "theirs", "not multipart"]))
+def test_parts_with_bad_bodies(world, body, whose):
+    """Signing parts: malformed lists, numbers outside the plan, someone else's upload."""
+    target = {
+        "mine": world["mine"],
+        "theirs": world["theirs_multipart"],
+        "not multipart": world["theirs"],
+    }
+    response = world["client"].post(
+        url("upload-parts", target[whose].pk), encode(body), content_type="application/json"
+    )
+    check(world, response, "test_parts_with_bad_bodies")
+    assert response.status_code in (400, 404, 409, 413)
+    assert not UploadPart.objects.exists()
+
+
 ALL_ENDPOINTS = {
     "upload-url": ("post",),
     "confirm-upload": ("post",),
@@ -429,10 +493,13 @@ ALL_ENDPOINTS = {
     "upload-detail": ("get", "delete"),
     "download-url": ("get",),
     "download": ("get",),
+    "upload-parts": ("get", "post"),
 }
 
 
 def endpoint_url(world: dict[str, Any], name: str) -> str:
+    if name == "upload-parts":
+        return url(name, world["theirs_multipart"].pk)
     if name in ("upload-url", "confirm-upload", "upload-list"):
         return url(name)
     return url(name, world["theirs"].pk)
@@ -474,7 +541,12 @@ def test_anonymous(world, name, body):
 @fuzz("test_without_csrf_token")
 @given(
     target=st.sampled_from(
-        [("upload-url", "post"), ("confirm-upload", "post"), ("upload-detail", "delete")]
+        [
+            ("upload-url", "post"),
+            ("confirm-upload", "post"),
+            ("upload-detail", "delete"),
+            ("upload-parts", "post"),
+        ]
     ),
     body=st.one_of(bad_upload_requests().map(encode), BAD_BODIES, st.just(encode(GOOD))),
     token=st.one_of(
