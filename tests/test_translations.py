@@ -13,6 +13,10 @@ import gettext
 import html
 import json
 import re
+import shutil
+import subprocess
+import sys
+import zipfile
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -358,6 +362,32 @@ def test_the_committed_mo_file_is_the_po_file_compiled(lang):
         else:
             expected.update({(msgid, index): text for index, text in entry.msgstr.items()})
     assert compiled == expected, "the .mo is stale: run django-admin compilemessages"
+
+
+def test_the_wheel_carries_the_compiled_catalogs(tmp_path):
+    """Installing needs no gettext tools: the wheel has the committed .mo files, byte for byte."""
+    pytest.importorskip("setuptools")  # not seeded into virtualenvs of Python 3.12+
+    source = tmp_path / "source"
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(PACKAGE.parent / name, source / name)
+    shutil.copytree(PACKAGE, source / PACKAGE.name, ignore=shutil.ignore_patterns("__pycache__"))
+    build = (
+        "import sys; from setuptools import build_meta; print(build_meta.build_wheel(sys.argv[1]))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", build, str(tmp_path)],
+        cwd=source,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    wheel = tmp_path / result.stdout.strip().splitlines()[-1]
+    with zipfile.ZipFile(wheel) as archive:
+        for lang in LANGUAGES:
+            path = f"presigned_transfers/locale/{lang}/LC_MESSAGES/django.mo"
+            assert archive.read(path) == (PACKAGE.parent / path).read_bytes(), path
 
 
 # --- a page in each language ----------------------------------------------------------------
