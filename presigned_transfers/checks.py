@@ -43,8 +43,8 @@ def check_settings(app_configs: Iterable[Any] | None = None, **kwargs: Any) -> l
     if not isinstance(raw, Mapping):
         return [Error(f"{S} should be a dict.", hint=_HINT_DOCS, id="presigned_transfers.E000")]
     messages: list[CheckMessage] = []
+    messages.extend(_check_unknown(raw))
     for check in (
-        _check_unknown,
         _check_bucket,
         _check_endpoint,
         _check_expiries,
@@ -61,11 +61,13 @@ def check_settings(app_configs: Iterable[Any] | None = None, **kwargs: Any) -> l
         _check_s3_client,
         _check_transports,
     ):
-        messages.extend(check(raw))
+        messages.extend(check())
     return messages
 
 
 _HINT_DOCS = "See the settings reference in presigned_transfers' README."
+#: What conf reads for a setting: the value given, or conf's default.
+_value = conf.app_settings.value
 
 
 def _setting(name: str) -> str:
@@ -85,8 +87,8 @@ def _check_unknown(raw: Mapping[str, Any]) -> list[CheckMessage]:
     ]
 
 
-def _check_bucket(raw: Mapping[str, Any]) -> list[CheckMessage]:
-    bucket = raw.get("BUCKET")
+def _check_bucket() -> list[CheckMessage]:
+    bucket = _value("BUCKET")
     if not bucket or not isinstance(bucket, str):
         return [
             Error(
@@ -98,9 +100,9 @@ def _check_bucket(raw: Mapping[str, Any]) -> list[CheckMessage]:
     return []
 
 
-def _check_endpoint(raw: Mapping[str, Any]) -> list[CheckMessage]:
+def _check_endpoint() -> list[CheckMessage]:
     messages: list[CheckMessage] = []
-    endpoint = raw.get("ENDPOINT_URL")
+    endpoint = _value("ENDPOINT_URL")
     if endpoint is not None:
         parts = urlsplit(endpoint) if isinstance(endpoint, str) else None
         if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
@@ -112,7 +114,7 @@ def _check_endpoint(raw: Mapping[str, Any]) -> list[CheckMessage]:
                     id="presigned_transfers.E002",
                 )
             )
-    style = raw.get("ADDRESSING_STYLE", "auto")
+    style = _value("ADDRESSING_STYLE")
     if style not in conf.ADDRESSING_STYLES:
         messages.append(
             Error(
@@ -122,7 +124,7 @@ def _check_endpoint(raw: Mapping[str, Any]) -> list[CheckMessage]:
                 id="presigned_transfers.E003",
             )
         )
-    region = raw.get("REGION", "us-east-1")
+    region = _value("REGION")
     if not isinstance(region, str) or not region:
         messages.append(
             Error(
@@ -134,13 +136,13 @@ def _check_endpoint(raw: Mapping[str, Any]) -> list[CheckMessage]:
     return messages
 
 
-def _check_expiries(raw: Mapping[str, Any]) -> list[CheckMessage]:
+def _check_expiries() -> list[CheckMessage]:
     messages: list[CheckMessage] = []
     for name, maximum, recommended, error_id, warning_id in (
         ("UPLOAD_EXPIRY", conf.MAX_UPLOAD_EXPIRY, 20 * 60, "E005", "W002"),
         ("DOWNLOAD_EXPIRY", conf.MAX_DOWNLOAD_EXPIRY, 15 * 60, "E006", "W003"),
     ):
-        value = raw.get(name, conf.DEFAULTS[name])
+        value = _value(name)
         if isinstance(value, timedelta):
             value = value.total_seconds()
         if (
@@ -178,8 +180,8 @@ def _check_expiries(raw: Mapping[str, Any]) -> list[CheckMessage]:
     return messages
 
 
-def _check_key_template(raw: Mapping[str, Any]) -> list[CheckMessage]:
-    template = raw.get("KEY_TEMPLATE", conf.DEFAULTS["KEY_TEMPLATE"])
+def _check_key_template() -> list[CheckMessage]:
+    template = _value("KEY_TEMPLATE")
     hint = (
         "Use placeholders from {owner_id}, {random}, {filename}, {policy}, {date}; the default "
         "is " + conf.DEFAULTS["KEY_TEMPLATE"] + "."
@@ -274,8 +276,8 @@ def _policy_problems(name: Any, spec: Any, largest: int = conf.S3_MAX_OBJECT_SIZ
     return problems
 
 
-def _check_policies(raw: Mapping[str, Any]) -> list[CheckMessage]:
-    policies = raw.get("POLICIES", conf.DEFAULTS["POLICIES"])
+def _check_policies() -> list[CheckMessage]:
+    policies = _value("POLICIES")
     if not isinstance(policies, Mapping) or not policies:
         return [
             Error(
@@ -295,12 +297,10 @@ def _check_policies(raw: Mapping[str, Any]) -> list[CheckMessage]:
         for problem in _policy_problems(
             name,
             spec,
-            conf.S3_MAX_POST_SIZE
-            if raw.get("TRANSPORT", conf.DEFAULTS["TRANSPORT"]) == "post"
-            else conf.S3_MAX_OBJECT_SIZE,
+            conf.S3_MAX_POST_SIZE if _value("TRANSPORT") == "post" else conf.S3_MAX_OBJECT_SIZE,
         )
     ]
-    default = raw.get("DEFAULT_POLICY", conf.DEFAULTS["DEFAULT_POLICY"])
+    default = _value("DEFAULT_POLICY")
     if default not in policies:
         messages.append(
             Error(
@@ -313,9 +313,9 @@ def _check_policies(raw: Mapping[str, Any]) -> list[CheckMessage]:
     return messages
 
 
-def _check_rate_limits(raw: Mapping[str, Any]) -> list[CheckMessage]:
+def _check_rate_limits() -> list[CheckMessage]:
     messages: list[CheckMessage] = []
-    limits = raw.get("RATE_LIMITS") or {}  # None means the defaults, as in conf
+    limits = _value("RATE_LIMITS") or {}  # None means the defaults, as in conf
     if not isinstance(limits, Mapping):
         limits = {"": limits}
     for name, rate in limits.items():
@@ -391,8 +391,8 @@ def check_deploy_rate_limit_cache(
     return [_unshared_cache_error(*unshared)]
 
 
-def _check_quota(raw: Mapping[str, Any]) -> list[CheckMessage]:
-    quota = raw.get("QUOTA") or {}  # None means no limits, as in conf
+def _check_quota() -> list[CheckMessage]:
+    quota = _value("QUOTA") or {}  # None means no limits, as in conf
     if not isinstance(quota, Mapping):
         quota = {"QUOTA": quota}
     problems = [
@@ -414,8 +414,8 @@ def _check_quota(raw: Mapping[str, Any]) -> list[CheckMessage]:
     ]
 
 
-def _check_acl(raw: Mapping[str, Any]) -> list[CheckMessage]:
-    acl = raw.get("ACL", conf.DEFAULTS["ACL"])
+def _check_acl() -> list[CheckMessage]:
+    acl = _value("ACL")
     if acl in conf.ACL_CHOICES:
         return []
     return [
@@ -429,8 +429,8 @@ def _check_acl(raw: Mapping[str, Any]) -> list[CheckMessage]:
     ]
 
 
-def _check_encryption(raw: Mapping[str, Any]) -> list[CheckMessage]:
-    sse = raw.get("SERVER_SIDE_ENCRYPTION")
+def _check_encryption() -> list[CheckMessage]:
+    sse = _value("SERVER_SIDE_ENCRYPTION")
     if sse not in conf.SSE_CHOICES:
         return [
             Error(
@@ -440,7 +440,7 @@ def _check_encryption(raw: Mapping[str, Any]) -> list[CheckMessage]:
                 id="presigned_transfers.E014",
             )
         ]
-    if raw.get("SSE_KMS_KEY_ID") and sse != "aws:kms":
+    if _value("SSE_KMS_KEY_ID") and sse != "aws:kms":
         return [
             Warning(
                 f"{_setting('SSE_KMS_KEY_ID')} is set but SERVER_SIDE_ENCRYPTION is {sse!r}; "
@@ -452,8 +452,8 @@ def _check_encryption(raw: Mapping[str, Any]) -> list[CheckMessage]:
     return []
 
 
-def _check_request_body(raw: Mapping[str, Any]) -> list[CheckMessage]:
-    value = raw.get("MAX_REQUEST_BODY", conf.DEFAULTS["MAX_REQUEST_BODY"])
+def _check_request_body() -> list[CheckMessage]:
+    value = _value("MAX_REQUEST_BODY")
     if isinstance(value, bool) or not isinstance(value, int) or not 256 <= value <= 1024 * 1024:
         return [
             Error(
@@ -480,8 +480,8 @@ def _origin_problem(origin: Any) -> str | None:
     return None
 
 
-def _check_cors_origins(raw: Mapping[str, Any]) -> list[CheckMessage]:
-    origins = raw.get("CORS_ORIGINS", conf.DEFAULTS["CORS_ORIGINS"])
+def _check_cors_origins() -> list[CheckMessage]:
+    origins = _value("CORS_ORIGINS")
     if isinstance(origins, str) or not isinstance(origins, (list, tuple)):
         problems = ["should be a list of origins"]
     else:
@@ -497,9 +497,9 @@ def _check_cors_origins(raw: Mapping[str, Any]) -> list[CheckMessage]:
     ]
 
 
-def _check_cleanup(raw: Mapping[str, Any]) -> list[CheckMessage]:
+def _check_cleanup() -> list[CheckMessage]:
     messages: list[CheckMessage] = []
-    grace = raw.get("CLEANUP_GRACE", conf.DEFAULTS["CLEANUP_GRACE"])
+    grace = _value("CLEANUP_GRACE")
     if isinstance(grace, timedelta):
         grace = grace.total_seconds()
     if isinstance(grace, bool) or not isinstance(grace, (int, float)) or grace < 0:
@@ -521,7 +521,7 @@ def _check_cleanup(raw: Mapping[str, Any]) -> list[CheckMessage]:
                 id="presigned_transfers.W005",
             )
         )
-    sniff = raw.get("SNIFF_CONTENT", conf.DEFAULTS["SNIFF_CONTENT"])
+    sniff = _value("SNIFF_CONTENT")
     if not isinstance(sniff, bool):
         messages.append(
             Error(
@@ -533,8 +533,8 @@ def _check_cleanup(raw: Mapping[str, Any]) -> list[CheckMessage]:
     return messages
 
 
-def _check_staging(raw: Mapping[str, Any]) -> list[CheckMessage]:
-    prefix = raw.get("STAGING_PREFIX", conf.DEFAULTS["STAGING_PREFIX"])
+def _check_staging() -> list[CheckMessage]:
+    prefix = _value("STAGING_PREFIX")
     hint = (
         "Browsers' signed uploads land under this prefix until confirm verifies them and keeps "
         f"them under KEY_TEMPLATE; the default is {conf.DEFAULTS['STAGING_PREFIX']!r}."
@@ -554,7 +554,7 @@ def _check_staging(raw: Mapping[str, Any]) -> list[CheckMessage]:
                 id="presigned_transfers.E020",
             )
         ]
-    template = raw.get("KEY_TEMPLATE", conf.DEFAULTS["KEY_TEMPLATE"])
+    template = _value("KEY_TEMPLATE")
     if isinstance(template, str) and template.startswith(prefix):
         return [
             Error(
@@ -568,10 +568,10 @@ def _check_staging(raw: Mapping[str, Any]) -> list[CheckMessage]:
     return []
 
 
-def _check_s3_client(raw: Mapping[str, Any]) -> list[CheckMessage]:
+def _check_s3_client() -> list[CheckMessage]:
     messages: list[CheckMessage] = []
     for name in ("S3_CONNECT_TIMEOUT", "S3_READ_TIMEOUT"):
-        value = raw.get(name, conf.DEFAULTS[name])
+        value = _value(name)
         if (
             isinstance(value, bool)
             or not isinstance(value, (int, float))
@@ -586,7 +586,7 @@ def _check_s3_client(raw: Mapping[str, Any]) -> list[CheckMessage]:
                     id="presigned_transfers.E022",
                 )
             )
-    attempts = raw.get("S3_MAX_ATTEMPTS", conf.DEFAULTS["S3_MAX_ATTEMPTS"])
+    attempts = _value("S3_MAX_ATTEMPTS")
     if isinstance(attempts, bool) or not isinstance(attempts, int) or not 1 <= attempts <= 10:
         messages.append(
             Error(
@@ -600,19 +600,19 @@ def _check_s3_client(raw: Mapping[str, Any]) -> list[CheckMessage]:
     return messages
 
 
-def _check_transports(raw: Mapping[str, Any]) -> list[CheckMessage]:
+def _check_transports() -> list[CheckMessage]:
     messages: list[CheckMessage] = []
 
     def error(name: str, should: str, hint: str) -> None:
         messages.append(
             Error(
-                f"{_setting(name)} {should}, not {raw.get(name)!r}.",
+                f"{_setting(name)} {should}, not {_value(name)!r}.",
                 hint=hint,
                 id="presigned_transfers.E023",
             )
         )
 
-    if raw.get("TRANSPORT", conf.DEFAULTS["TRANSPORT"]) not in conf.TRANSPORT_CHOICES:
+    if _value("TRANSPORT") not in conf.TRANSPORT_CHOICES:
         error(
             "TRANSPORT",
             "should be 'auto', 'put' or 'post'",
@@ -621,7 +621,7 @@ def _check_transports(raw: Mapping[str, Any]) -> list[CheckMessage]:
             "'post': POST only (at most 5 GB). presigned_doctor says which your endpoint needs.",
         )
     mib = conf.MB
-    threshold = raw.get("MULTIPART_THRESHOLD", conf.DEFAULTS["MULTIPART_THRESHOLD"])
+    threshold = _value("MULTIPART_THRESHOLD")
     if (
         isinstance(threshold, bool)
         or not isinstance(threshold, int)
@@ -632,7 +632,7 @@ def _check_transports(raw: Mapping[str, Any]) -> list[CheckMessage]:
             "should be a number of bytes from 5 MiB to 5 GB",
             f"Files larger than this go by multipart; the default is {64 * mib} (64 MiB).",
         )
-    part_size = raw.get("MULTIPART_PART_SIZE", conf.DEFAULTS["MULTIPART_PART_SIZE"])
+    part_size = _value("MULTIPART_PART_SIZE")
     if (
         isinstance(part_size, bool)
         or not isinstance(part_size, int)
@@ -643,7 +643,7 @@ def _check_transports(raw: Mapping[str, Any]) -> list[CheckMessage]:
             "should be a number of bytes from 5 MiB (S3's smallest part) to 5 GiB",
             f"The default is {8 * mib} (8 MiB); files of more than 10,000 parts get larger ones.",
         )
-    expiry = raw.get("MULTIPART_EXPIRY", conf.DEFAULTS["MULTIPART_EXPIRY"])
+    expiry = _value("MULTIPART_EXPIRY")
     if isinstance(expiry, timedelta):
         expiry = expiry.total_seconds()
     if (
@@ -657,14 +657,14 @@ def _check_transports(raw: Mapping[str, Any]) -> list[CheckMessage]:
             "How long a multipart upload may take, resumes included (each part's URL lives "
             "UPLOAD_EXPIRY); the default is one day.",
         )
-    if raw.get("CHECKSUM", conf.DEFAULTS["CHECKSUM"]) not in conf.CHECKSUM_CHOICES:
+    if _value("CHECKSUM") not in conf.CHECKSUM_CHOICES:
         error(
             "CHECKSUM",
             "should be 'sha256' or None",
             "'sha256': the browser's SHA-256 of each file (or part) is signed into its upload, "
             "so S3 verifies it; None for providers that do not support x-amz-checksum-sha256.",
         )
-    if not isinstance(raw.get("CONDITIONAL_WRITES", True), bool):
+    if not isinstance(_value("CONDITIONAL_WRITES"), bool):
         error(
             "CONDITIONAL_WRITES",
             "should be True or False",

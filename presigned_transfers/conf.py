@@ -146,12 +146,14 @@ class AppSettings:
     def raw(self) -> dict[str, Any]:
         return _raw()
 
-    def _get(self, name: str) -> Any:
+    def value(self, name: str) -> Any:
+        """The setting *name* as given, or its default: what every property starts from, and
+        what the system checks validate (so a default lives here alone)."""
         return self.raw.get(name, DEFAULTS[name])
 
     @property
     def bucket(self) -> str:
-        bucket = self._get("BUCKET")
+        bucket = self.value("BUCKET")
         if not bucket:
             raise ImproperlyConfigured(
                 f"{SETTING_NAME}['BUCKET'] is not set: name the private S3 bucket uploads go to."
@@ -160,31 +162,31 @@ class AppSettings:
 
     @property
     def region(self) -> str:
-        return str(self._get("REGION") or "us-east-1")
+        return str(self.value("REGION") or "us-east-1")
 
     @property
     def endpoint_url(self) -> str | None:
-        return self._get("ENDPOINT_URL") or None
+        return self.value("ENDPOINT_URL") or None
 
     @property
     def addressing_style(self) -> str:
-        return str(self._get("ADDRESSING_STYLE"))
+        return str(self.value("ADDRESSING_STYLE"))
 
     @property
     def upload_expiry(self) -> int:
-        return _seconds(self._get("UPLOAD_EXPIRY"))
+        return _seconds(self.value("UPLOAD_EXPIRY"))
 
     @property
     def download_expiry(self) -> int:
-        return _seconds(self._get("DOWNLOAD_EXPIRY"))
+        return _seconds(self.value("DOWNLOAD_EXPIRY"))
 
     @property
     def key_template(self) -> str:
-        return str(self._get("KEY_TEMPLATE"))
+        return str(self.value("KEY_TEMPLATE"))
 
     @property
     def default_policy(self) -> str:
-        return str(self._get("DEFAULT_POLICY"))
+        return str(self.value("DEFAULT_POLICY"))
 
     @property
     def policies(self) -> Mapping[str, Policy]:
@@ -199,7 +201,7 @@ class AppSettings:
 
     @property
     def max_request_body(self) -> int:
-        return int(self._get("MAX_REQUEST_BODY"))
+        return int(self.value("MAX_REQUEST_BODY"))
 
     @property
     def quota(self) -> dict[str, int | None]:
@@ -207,69 +209,98 @@ class AppSettings:
 
     @property
     def acl(self) -> str | None:
-        return self._get("ACL")
+        return self.value("ACL")
 
     @property
     def server_side_encryption(self) -> str | None:
-        return self._get("SERVER_SIDE_ENCRYPTION")
+        return self.value("SERVER_SIDE_ENCRYPTION")
 
     @property
     def sse_kms_key_id(self) -> str | None:
-        return self._get("SSE_KMS_KEY_ID")
+        return self.value("SSE_KMS_KEY_ID")
 
     @property
     def sniff_content(self) -> bool:
-        return bool(self._get("SNIFF_CONTENT"))
+        return bool(self.value("SNIFF_CONTENT"))
 
     @property
     def cleanup_grace(self) -> int:
-        return _seconds(self._get("CLEANUP_GRACE"))
+        return _seconds(self.value("CLEANUP_GRACE"))
 
     @property
     def cors_origins(self) -> list[str]:
         """The site's origins that browsers upload from (what the bucket's CORS must allow)."""
-        return [str(origin) for origin in self._get("CORS_ORIGINS") or ()]
+        return [str(origin) for origin in self.value("CORS_ORIGINS") or ()]
 
     @property
     def staging_prefix(self) -> str:
         """Where browsers' signed uploads land before confirm verifies and keeps them."""
-        return str(self._get("STAGING_PREFIX"))
+        return str(self.value("STAGING_PREFIX"))
 
     @property
     def s3_connect_timeout(self) -> float:
-        return float(self._get("S3_CONNECT_TIMEOUT"))
+        return float(self.value("S3_CONNECT_TIMEOUT"))
 
     @property
     def s3_read_timeout(self) -> float:
-        return float(self._get("S3_READ_TIMEOUT"))
+        return float(self.value("S3_READ_TIMEOUT"))
 
     @property
     def s3_max_attempts(self) -> int:
-        return int(self._get("S3_MAX_ATTEMPTS"))
+        return int(self.value("S3_MAX_ATTEMPTS"))
 
     @property
     def transport(self) -> str:
-        return str(self._get("TRANSPORT"))
+        return str(self.value("TRANSPORT"))
 
     @property
     def multipart_threshold(self) -> int:
-        return int(self._get("MULTIPART_THRESHOLD"))
+        return int(self.value("MULTIPART_THRESHOLD"))
 
     @property
     def multipart_part_size(self) -> int:
-        return int(self._get("MULTIPART_PART_SIZE"))
+        return int(self.value("MULTIPART_PART_SIZE"))
 
     @property
     def multipart_expiry(self) -> int:
-        return _seconds(self._get("MULTIPART_EXPIRY"))
+        return _seconds(self.value("MULTIPART_EXPIRY"))
 
     @property
     def checksum(self) -> str | None:
-        return self._get("CHECKSUM")
+        return self.value("CHECKSUM")
 
     @property
     def conditional_writes(self) -> bool:
-        return bool(self._get("CONDITIONAL_WRITES"))
+        return bool(self.value("CONDITIONAL_WRITES"))
+
+    def write_options(self) -> list[tuple[str, str, str]]:
+        """``(POST form field, boto3 parameter, value)`` for what every stored object is
+        pinned to: the ACL (``ACL``) and server-side encryption (``SERVER_SIDE_ENCRYPTION``,
+        ``SSE_KMS_KEY_ID``). The POST policy pins them for the browser, signed PUTs carry
+        them, and the server passes the same to every object it writes itself (the copy at
+        confirm, multipart uploads it creates, the doctor's probe)."""
+        options = []
+        if self.acl:
+            options.append(("acl", "ACL", self.acl))
+        sse = self.server_side_encryption
+        if sse:
+            options.append(("x-amz-server-side-encryption", "ServerSideEncryption", sse))
+            if sse == "aws:kms" and self.sse_kms_key_id:
+                options.append(
+                    (
+                        "x-amz-server-side-encryption-aws-kms-key-id",
+                        "SSEKMSKeyId",
+                        self.sse_kms_key_id,
+                    )
+                )
+        return options
+
+    def write_headers(self) -> dict[str, str]:
+        """:meth:`write_options` as request headers (``x-amz-acl``, ``x-amz-server-side-...``)."""
+        return {
+            "x-amz-acl" if field == "acl" else field: value
+            for field, _, value in self.write_options()
+        }
 
     @property
     def max_object_size(self) -> int:
@@ -303,19 +334,15 @@ def _policies() -> dict[str, Policy]:
 
 
 def clear_caches() -> None:
-    """Forget every parsed setting and every client built from them."""
+    """Forget every parsed setting (modules that build things from settings — the signer,
+    the boto3 clients, the connection pool — forget theirs through their own receivers)."""
     _raw.cache_clear()
     _policies.cache_clear()
-    from presigned_transfers import s3http, signing, storage  # here: they import this module
-
-    storage.reset()
-    signing.reset()
-    s3http.reset()
 
 
 @receiver(setting_changed)
 def _on_setting_changed(*, setting: str, **kwargs: Any) -> None:
-    if setting in (SETTING_NAME, "RATELIMIT_USE_CACHE", "CACHES"):
+    if setting == SETTING_NAME:
         clear_caches()
 
 

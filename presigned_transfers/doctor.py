@@ -454,7 +454,7 @@ class BucketDoctor:
         key = probe_key()
         staged = policy.staging_key(key)
         body = b"presigned_transfers bucket doctor probe\n"
-        extra = {param: value for _, param, value in storage.write_options()}
+        extra = {param: value for _, param, value in app_settings.write_options()}
         etag: list[str] = []
 
         def put() -> None:

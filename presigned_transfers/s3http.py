@@ -1,12 +1,14 @@
-"""S3 requests on confirm's path, signed by our own presigner and sent with urllib3.
+"""S3 requests on confirm's path, presigned by our own signer and sent with urllib3.
 
 Confirm asks S3 twice — a ranged GET of the first bytes, a conditional copy — while the
 upload's row is locked and a worker waits. Through botocore each request costs a few
 milliseconds of CPU (building, signing and parsing a generic request) and ~1.3 KB on the wire;
-here the URL comes from :mod:`presigned_transfers.sigv4` (the same credentials, endpoint and
+here :mod:`presigned_transfers.storage` presigns the URL with
+:func:`~presigned_transfers.signing.presign_request` (the same credentials, endpoint and
 signature rules as every form and URL the app hands out, headers that must not change signed
-into it), and the answer is read directly. Everything else the server does with S3 (deletes,
-the cleanup's batches, the doctor) stays with boto3, in :mod:`presigned_transfers.storage`.
+into it), this module sends it, and the answer is read directly. Everything else the server
+does with S3 (deletes, the cleanup's batches, multipart, the doctor) stays with boto3, in
+:mod:`presigned_transfers.storage`.
 
 Retries follow botocore's "standard" mode in kind (``S3_MAX_ATTEMPTS`` tries in all, on
 connection errors, timeouts, 500/502/503/504 and S3's throttling codes, with jittered
@@ -23,12 +25,15 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import urllib3
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from urllib3.exceptions import HTTPError
 
-from presigned_transfers import exceptions, signing
-from presigned_transfers.conf import app_settings
+from presigned_transfers import exceptions
+from presigned_transfers.conf import SETTING_NAME, app_settings
 
 #: A presigned request is sent right after it is signed; a minute covers clock skew.
 EXPIRES_IN = 60
@@ -97,26 +102,19 @@ def _certifi_bundle() -> str | None:
 
 
 def request(
-    method: str,
-    key: str,
-    *,
-    signed_headers: Mapping[str, str] | None = None,
-    headers: Mapping[str, str] | None = None,
-    read: int | None = None,
+    method: str, url: str, *, headers: Mapping[str, str] | None = None, read: int | None = None
 ) -> Answer:
-    """Send *method* on the object *key*, signed with *signed_headers*; return S3's answer.
+    """Send *method* to the presigned *url* with *headers*; return S3's answer.
 
-    *headers* are sent unsigned (``Range``). *read* caps how many body bytes are read (the
-    rest is not downloaded). Raises :class:`S3Error` for an error answer and
-    :class:`~presigned_transfers.exceptions.StorageUnavailable` when S3 cannot be reached.
+    *headers* are those signed into the URL plus any unsigned ones (``Range``). *read* caps
+    how many body bytes are read (the rest is not downloaded). Raises :class:`S3Error` for an
+    error answer and :class:`~presigned_transfers.exceptions.StorageUnavailable` when S3
+    cannot be reached.
     """
     attempts = app_settings.s3_max_attempts
     for attempt in range(1, attempts + 1):
-        url = signing.presign_request(
-            method=method, key=key, headers=signed_headers, expires_in=EXPIRES_IN
-        )
         try:
-            answer = _send(method, url, {**(signed_headers or {}), **(headers or {})}, read)
+            answer = _send(method, url, dict(headers or {}), read)
         except HTTPError as error:
             if attempt == attempts:
                 raise exceptions.StorageUnavailable(
@@ -166,3 +164,10 @@ def copy_result_etag(body: bytes) -> str:
     """The ETag in a CopyObjectResult, without quotes."""
     match = _ETAG.search(body)
     return html.unescape(match.group(1).decode()).strip('"') if match else ""
+
+
+@receiver(setting_changed, dispatch_uid="presigned_transfers.s3http.reset")
+def _forget_on_setting_changed(*, setting: str, **kwargs: Any) -> None:
+    """Settings changed (``override_settings`` in tests): forget the connection pool."""
+    if setting == SETTING_NAME:
+        reset()

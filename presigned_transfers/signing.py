@@ -15,13 +15,17 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 from botocore.exceptions import BotoCoreError
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 
-from presigned_transfers import exceptions, storage
+from presigned_transfers import aws, exceptions
 from presigned_transfers.conf import (
     MAX_DOWNLOAD_EXPIRY,
     MAX_UPLOAD_EXPIRY,
+    SETTING_NAME,
     app_settings,
 )
 from presigned_transfers.sigv4 import Credentials, S3Presigner, credentials_from_boto3
@@ -45,7 +49,7 @@ def get_signer() -> tuple[S3Presigner, Callable[[], Credentials]]:
                         endpoint_url=app_settings.endpoint_url,
                         addressing_style=app_settings.addressing_style,
                     ),
-                    credentials_from_boto3(storage.get_session()),
+                    credentials_from_boto3(aws.get_session()),
                 )
             signer = _signer
     return signer
@@ -106,7 +110,7 @@ def post_fields_and_conditions(
         ["eq", "$Content-Type", content_type],
         ["content-length-range", min_size, max_size],
     ]
-    pinned = [(field, value) for field, _, value in storage.write_options()]
+    pinned = [(field, value) for field, _, value in app_settings.write_options()]
     if checksum:
         # S3 refuses a file whose SHA-256 is not this one (BadDigest), POSTed again included.
         pinned.append(("x-amz-checksum-sha256", checksum))
@@ -173,7 +177,7 @@ def presign_put(
     """
     expires_in = _bounded(expires_in or app_settings.upload_expiry, MAX_UPLOAD_EXPIRY)
     now = _now(now)
-    headers = {"Content-Type": content_type, **storage.write_headers()}
+    headers = {"Content-Type": content_type, **app_settings.write_headers()}
     if checksum:
         headers["x-amz-checksum-sha256"] = checksum
     if app_settings.conditional_writes:
@@ -261,3 +265,10 @@ def presign_get(
         now=now,
     )
     return SignedUrl(url=url, expires_at=now + timedelta(seconds=expires_in))
+
+
+@receiver(setting_changed, dispatch_uid="presigned_transfers.signing.reset")
+def _forget_on_setting_changed(*, setting: str, **kwargs: Any) -> None:
+    """Settings changed (``override_settings`` in tests): forget the presigner."""
+    if setting == SETTING_NAME:
+        reset()

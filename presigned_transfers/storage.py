@@ -13,16 +13,16 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 
-from presigned_transfers import exceptions, s3http
-from presigned_transfers.conf import app_settings
+from presigned_transfers import aws, exceptions, s3http, signing
+from presigned_transfers.conf import SETTING_NAME, app_settings
 
 _local = threading.local()
-_session_lock = threading.Lock()
-_session: boto3.session.Session | None = None
+_client_lock = threading.Lock()
 #: Bumped by :func:`reset` so every thread rebuilds its client after a settings change.
 _generation = 0
 
@@ -61,44 +61,11 @@ def error_code(error: ClientError) -> str:
     return str(error.response.get("Error", {}).get("Code", ""))
 
 
-def write_options() -> list[tuple[str, str, str]]:
-    """``(POST form field, boto3 parameter, value)`` for what every stored object is pinned to.
-
-    The ACL (``ACL``) and server-side encryption (``SERVER_SIDE_ENCRYPTION``,
-    ``SSE_KMS_KEY_ID``): the POST policy pins them for the browser, and the server passes the
-    same to every object it writes itself (the copy at confirm, the doctor's probe).
-    """
-    options = []
-    if app_settings.acl:
-        options.append(("acl", "ACL", app_settings.acl))
-    sse = app_settings.server_side_encryption
-    if sse:
-        options.append(("x-amz-server-side-encryption", "ServerSideEncryption", sse))
-        if sse == "aws:kms" and app_settings.sse_kms_key_id:
-            options.append(
-                (
-                    "x-amz-server-side-encryption-aws-kms-key-id",
-                    "SSEKMSKeyId",
-                    app_settings.sse_kms_key_id,
-                )
-            )
-    return options
-
-
-def get_session() -> boto3.session.Session:
-    """The process's boto3 session: one credential provider chain, refreshed as needed."""
-    global _session
-    with _session_lock:
-        if _session is None:
-            _session = boto3.session.Session()
-        return _session
-
-
 def get_client() -> Any:
     """This thread's S3 client, built from settings on first use."""
     generation = getattr(_local, "generation", None)
     if generation != _generation or getattr(_local, "client", None) is None:
-        _local.client = get_session().client(
+        _local.client = aws.get_session().client(
             "s3",
             region_name=app_settings.region,
             endpoint_url=app_settings.endpoint_url,
@@ -115,20 +82,14 @@ def get_client() -> Any:
 
 
 def reset() -> None:
-    """Drop every thread's client and the session (settings changed)."""
-    global _generation, _session
-    with _session_lock:
+    """Drop every thread's client (settings changed)."""
+    global _generation
+    with _client_lock:
         _generation += 1
-        _session = None
 
 
 def _storage_error(error: Exception) -> exceptions.StorageUnavailable:
     return exceptions.StorageUnavailable(details={"reason": type(error).__name__})
-
-
-def write_headers() -> dict[str, str]:
-    """:func:`write_options` as request headers (``x-amz-acl``, ``x-amz-server-side-...``)."""
-    return {"x-amz-acl" if field == "acl" else field: value for field, _, value in write_options()}
 
 
 def _version(response: dict[str, Any]) -> str:
@@ -168,7 +129,8 @@ def read_start(key: str, length: int) -> ObjectStart | None:
     if length <= 0:
         return head_object(key)
     try:
-        answer = s3http.request("GET", key, headers={"Range": f"bytes=0-{length - 1}"}, read=length)
+        url = signing.presign_request(method="GET", key=key, expires_in=s3http.EXPIRES_IN)
+        answer = s3http.request("GET", url, headers={"Range": f"bytes=0-{length - 1}"}, read=length)
     except s3http.S3Error as error:
         if error.status == 404 or error.code in NOT_FOUND_CODES:
             return None
@@ -202,9 +164,12 @@ def copy_object(source: str, target: str, *, if_match: str) -> StoredObject:
         "x-amz-copy-source": quote(f"{app_settings.bucket}/{source}", safe="/~"),
         "x-amz-copy-source-if-match": f'"{if_match}"',
     }
-    headers.update(write_headers())
+    headers.update(app_settings.write_headers())
     try:
-        answer = s3http.request("PUT", target, signed_headers=headers)
+        url = signing.presign_request(
+            method="PUT", key=target, headers=headers, expires_in=s3http.EXPIRES_IN
+        )
+        answer = s3http.request("PUT", url, headers=headers)
     except s3http.S3Error as error:
         if error.status in (404, 412) or error.code in _CHANGED_CODES:
             raise ObjectChanged(source) from error
@@ -298,7 +263,7 @@ def create_multipart(key: str, *, content_type: str, checksum: bool) -> str:
 
     With *checksum*, every part must carry its SHA-256 (``ChecksumAlgorithm=SHA256``).
     """
-    extra = {param: value for _, param, value in write_options()}
+    extra = {param: value for _, param, value in app_settings.write_options()}
     if checksum:
         extra["ChecksumAlgorithm"] = "SHA256"
     response = _client_call("create_multipart_upload", Key=key, ContentType=content_type, **extra)
@@ -398,3 +363,10 @@ def open_multipart_uploads(prefix: str) -> list[OpenUpload]:
             "KeyMarker": response.get("NextKeyMarker", ""),
             "UploadIdMarker": response.get("NextUploadIdMarker", ""),
         }
+
+
+@receiver(setting_changed, dispatch_uid="presigned_transfers.storage.reset")
+def _forget_on_setting_changed(*, setting: str, **kwargs: Any) -> None:
+    """Settings changed (``override_settings`` in tests): forget the boto3 session and clients."""
+    if setting == SETTING_NAME:
+        reset()

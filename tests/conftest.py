@@ -51,16 +51,26 @@ def pytest_runtest_teardown(item, nextitem):
         _reset_test_credentials()
 
 
+def reset_app_state() -> None:
+    """Forget everything the app built from settings or the environment (credentials): the
+    parsed settings, the presigner, the boto3 session and clients, the connection pool."""
+    from presigned_transfers import aws, conf, s3http, signing, storage
+
+    conf.clear_caches()
+    signing.reset()
+    storage.reset()
+    s3http.reset()
+    aws.reset()
+
+
 @pytest.fixture(autouse=True)
 def _fresh_app_state():
     """Each test starts with parsed settings, boto3 clients and rate-limit counters forgotten."""
     from django.core.cache import caches
 
-    from presigned_transfers.conf import clear_caches
-
-    clear_caches()
+    reset_app_state()
     yield
-    clear_caches()
+    reset_app_state()
     caches["default"].clear()
 
 

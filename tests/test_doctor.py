@@ -11,6 +11,7 @@ from django.core.management import CommandError, call_command
 
 from presigned_transfers import doctor, storage
 from presigned_transfers.doctor import BucketDoctor, Status
+from tests.conftest import reset_app_state
 
 SITE = "https://app.example.com"
 ALL_ON = dict.fromkeys(
@@ -477,7 +478,7 @@ def test_doctor_against_seaweedfs(real_s3, settings):
 @pytest.mark.s3
 def test_doctor_sees_wrong_credentials_on_seaweedfs(real_s3, monkeypatch):
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "not-the-secret")
-    storage.reset()
+    reset_app_state()
     findings = BucketDoctor().run()
     assert findings[0].status is Status.ERROR
     assert {f.status for f in findings[1:]} == {Status.SKIPPED}
@@ -569,7 +570,7 @@ def test_apply_cors_with_json_prints_only_json(bucket):
 def test_no_credentials_says_where_boto3_looks(bucket, monkeypatch):
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
         monkeypatch.delenv(name)
-    storage.reset()
+    reset_app_state()
     out, error = run()
     assert isinstance(error, CommandError)
     assert "bucket: No AWS credentials were found." in out

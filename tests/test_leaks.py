@@ -29,6 +29,7 @@ from django.urls import reverse
 from presigned_transfers import storage
 from presigned_transfers.models import Upload
 from tests import flows
+from tests.conftest import reset_app_state
 
 SESSION_TOKEN = "IQoJb3JpZ2luX2VjEFAKE/session+token/for=tests/0123456789abcdef"
 
@@ -115,9 +116,9 @@ def sts_credentials(moto_s3, monkeypatch):
         strict=True,
     ):
         monkeypatch.setenv(name, value)
-    storage.reset()
+    reset_app_state()
     yield credentials
-    storage.reset()
+    reset_app_state()
 
 
 def s3_post(url, fields, content):

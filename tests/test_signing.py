@@ -17,8 +17,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from presigned_transfers import exceptions, signing
-from presigned_transfers.conf import MAX_DOWNLOAD_EXPIRY, MAX_UPLOAD_EXPIRY, clear_caches
-from tests.conftest import TEST_ACCESS_KEY, TEST_SECRET_KEY
+from presigned_transfers.conf import MAX_DOWNLOAD_EXPIRY, MAX_UPLOAD_EXPIRY
+from tests.conftest import TEST_ACCESS_KEY, TEST_SECRET_KEY, reset_app_state
 
 KEY = "uploads/7/0123456789abcdef0123456789abcdef_report.pdf"
 NOW = datetime(2030, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
@@ -292,7 +292,7 @@ def test_expiry_maxima_are_within_s3s_own_limit():
 def test_session_token_is_carried_where_s3_requires_it(monkeypatch):
     token = "FwoGZXIvYXdzEXAMPLE//session+token=="
     monkeypatch.setenv("AWS_SESSION_TOKEN", token)
-    clear_caches()
+    reset_app_state()
     post = _post()
     assert post.fields["x-amz-security-token"] == token
     assert {"x-amz-security-token": token} in _policy(post)["conditions"]
@@ -317,7 +317,7 @@ def test_the_secret_never_appears_in_the_output():
 def test_missing_credentials_are_storage_unavailable(monkeypatch, caplog, sign):
     monkeypatch.delenv("AWS_ACCESS_KEY_ID")
     monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
-    clear_caches()
+    reset_app_state()
     with pytest.raises(exceptions.StorageUnavailable) as caught:
         _post() if sign == "post" else signing.presign_get(key=KEY)
     assert caught.value.status == 503

@@ -278,11 +278,11 @@ def test_body_above_djangos_own_limit_is_413(user_client, settings):
 
 
 def test_missing_aws_credentials_are_a_json_503(user_client, user, monkeypatch):
-    from presigned_transfers.conf import clear_caches
+    from tests.conftest import reset_app_state
 
     monkeypatch.delenv("AWS_ACCESS_KEY_ID")
     monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
-    clear_caches()
+    reset_app_state()
     data = {"filename": "a.pdf", "content_type": "application/pdf", "size": 3}
     assert_json_error(post_json(user_client, UPLOAD_URL, data), 503, "storage_unavailable")
     assert not Upload.objects.exists()
@@ -861,8 +861,8 @@ SIGNATURE_FIELDS = {"x-amz-credential", "x-amz-security-token"}
 @pytest.fixture
 def sts_credentials(moto_s3):
     """Temporary (STS-style) credentials: an access key id, a secret and a session token."""
-    from presigned_transfers import storage
-    from presigned_transfers.conf import clear_caches
+    from presigned_transfers import aws
+    from tests.conftest import reset_app_state
 
     # Not monkeypatch: it is set up before moto_s3 (pytest-django's autouse fixtures use it),
     # so it would undo after moto and leave moto's fake keys in the environment.
@@ -872,15 +872,15 @@ def sts_credentials(moto_s3):
         "AWS_SESSION_TOKEN": TOKEN,
     }
     with mock.patch.dict(os.environ, environment):
-        clear_caches()
-        credentials = storage.get_session().get_credentials().get_frozen_credentials()
+        reset_app_state()
+        credentials = aws.get_session().get_credentials().get_frozen_credentials()
         assert (credentials.access_key, credentials.secret_key, credentials.token) == (
             ACCESS_KEY,
             SECRET,
             TOKEN,
         )
         yield moto_s3
-    clear_caches()
+    reset_app_state()
 
 
 def _check_presigned_url(url):
