@@ -643,8 +643,11 @@ def test_whole_file_sha256_is_sent_in_upload_url(site, bucket):
         "transports": ["multipart", "put", "post"],
         "checksum_sha256": base64.b64encode(hashlib.sha256(data).digest()).decode(),
     }
-    # Today's server answers without "transport": the script took it for post.
-    assert bucket.get(Upload.objects.get().key) == data
+    # The server chose post (TRANSPORT "auto", below MULTIPART_THRESHOLD) and pinned the
+    # checksum in the signed form: S3 verified it.
+    upload = Upload.objects.get()
+    assert (upload.transport, upload.checksum_sha256) == ("post", bodies[0]["checksum_sha256"])
+    assert bucket.get(upload.key) == data
 
 
 API_BODY = """async ([uploadUrl, confirmUrl, options]) => {
