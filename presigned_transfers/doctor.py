@@ -84,6 +84,8 @@ PROBE_BODY = b"presigned_transfers bucket doctor probe\n"
 
 _UNSUPPORTED = frozenset({"NotImplemented", "501", "XNotImplemented", "MethodNotAllowed"})
 _DENIED = frozenset({"AccessDenied", "403", "AllAccessDisabled", "Forbidden"})
+#: The error codes that mean "these credentials may not do that".
+DENIED_CODES = _DENIED
 _LOCAL_HOSTS = ("localhost", "127.0.0.1", "[::1]", "0.0.0.0")  # noqa: S104 - names, not binds
 _LOOK_UP = (
     "Look the error code up in the S3 error reference, and check the endpoint's status and "

@@ -908,6 +908,23 @@ def test_lifecycle_unsupported_or_not_readable(bucket, monkeypatch, code, status
     assert text in finding.message + finding.hint
 
 
+def test_lifecycle_legacy_rules_count(bucket, monkeypatch):
+    doc = BucketDoctor()
+    legacy = [
+        {
+            "ID": "a",
+            "Prefix": "",
+            "Status": "Enabled",
+            "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 7},
+        },
+        {"ID": "e", "Prefix": "incoming/", "Status": "Enabled", "Expiration": {"Days": 7}},
+    ]
+    monkeypatch.setattr(
+        doc.client, "get_bucket_lifecycle_configuration", lambda **kw: {"Rules": legacy}
+    )
+    assert doc.check_lifecycle().status is Status.OK
+
+
 def test_apply_lifecycle_puts_its_rules_first_and_keeps_others(bucket):
     logs = expire_rule(prefix="logs/", days=30, rule_id="logs")
     stale = abort_rule(days=1, rule_id="presigned-transfers-abort-multipart")
@@ -962,6 +979,29 @@ def test_apply_refused_is_a_clear_error(bucket, monkeypatch, args, operation, ac
     )
     with pytest.raises(CommandError, match=f"AccessDenied. It needs {action}"):
         call_command("presigned_doctor", *args, stdout=StringIO())
+
+
+@pytest.mark.parametrize(
+    ("failure", "message"),
+    [
+        (
+            client_error("SlowDown", 503),
+            "Could not write the lifecycle configuration of 'test-bucket': SlowDown.",
+        ),
+        (
+            EndpointConnectionError(endpoint_url="http://x"),
+            "Could not write the lifecycle configuration of 'test-bucket': Could not connect",
+        ),
+    ],
+)
+def test_apply_lifecycle_cannot_read_or_write(bucket, monkeypatch, failure, message):
+    monkeypatch.setattr(
+        storage.get_client(),
+        "get_bucket_lifecycle_configuration",
+        lambda **kw: (_ for _ in ()).throw(failure),
+    )
+    with pytest.raises(CommandError, match=message):
+        call_command("presigned_doctor", "--apply-lifecycle", stdout=StringIO())
 
 
 # --- post-object: the browser's POST form ---------------------------------------------------
@@ -1136,6 +1176,27 @@ def test_put_url_names_the_header_a_provider_refuses(bucket, monkeypatch, refuse
     assert bucket.list_objects_v2(Bucket="test-bucket").get("KeyCount", 0) == 0
 
 
+def test_put_url_refused_with_or_without_its_headers(bucket, monkeypatch):
+    tried = []
+
+    def refuse(method, headers):
+        tried.append(sorted(h for h in headers if h in ("x-amz-checksum-sha256", "If-None-Match")))
+        return s3_error(400, "InvalidRequest")
+
+    refusing(monkeypatch, refuse)
+    finding = BucketDoctor().check_put()
+    assert tried == [
+        ["If-None-Match", "x-amz-checksum-sha256"],
+        ["If-None-Match"],
+        ["x-amz-checksum-sha256"],
+        [],
+    ]
+    assert finding.status is Status.ERROR
+    assert finding.message.startswith("S3 refused the presigned PUT: 400 InvalidRequest")
+    assert "Look the error code up" in finding.hint
+    assert bucket.list_objects_v2(Bucket="test-bucket").get("KeyCount", 0) == 0
+
+
 def test_put_url_refused_for_another_reason(bucket, monkeypatch, settings):
     settings.PRESIGNED_TRANSFERS = {**settings.PRESIGNED_TRANSFERS, "TRANSPORT": "post"}
     tried = []
@@ -1284,6 +1345,46 @@ def test_multipart_names_the_setting_a_provider_refuses(
     assert hint in finding.hint
     assert not bucket.list_multipart_uploads(Bucket="test-bucket").get("Uploads")
     assert bucket.list_objects_v2(Bucket="test-bucket").get("KeyCount", 0) == 0
+
+
+@pytest.mark.parametrize("operation", ["create_multipart_upload", "complete_multipart_upload"])
+def test_multipart_refused_with_or_without_the_option(bucket, monkeypatch, operation):
+    doc = BucketDoctor()
+    monkeypatch.setattr(
+        doc.client, operation, lambda **kw: (_ for _ in ()).throw(client_error("InvalidRequest"))
+    )
+    finding = doc.check_multipart()
+    assert finding.status is Status.ERROR
+    assert finding.message.endswith("failed: InvalidRequest.")
+    assert "Look the error code up" in finding.hint
+    assert not bucket.list_multipart_uploads(Bucket="test-bucket").get("Uploads")
+
+
+def test_multipart_acl_refused(bucket, monkeypatch):
+    doc = BucketDoctor()
+    monkeypatch.setattr(
+        doc.client,
+        "create_multipart_upload",
+        lambda **kw: (_ for _ in ()).throw(client_error("AccessControlListNotSupported")),
+    )
+    assert "['ACL'] to None" in doc.check_multipart().hint
+
+
+@pytest.mark.parametrize(
+    ("operation", "answer", "message"),
+    [
+        ("list_parts", {"Parts": []}, "S3 accepted a part but lists none for the upload."),
+        ("list_multipart_uploads", {"Uploads": []}, "does not list the multipart upload"),
+    ],
+)
+def test_multipart_listing_that_misses_it(bucket, monkeypatch, operation, answer, message):
+    doc = BucketDoctor()
+    monkeypatch.setattr(doc.client, operation, lambda **kw: answer)
+    finding = doc.check_multipart()
+    assert finding.status is Status.ERROR
+    assert message in finding.message
+    assert finding.hint
+    assert not bucket.list_multipart_uploads(Bucket="test-bucket").get("Uploads")
 
 
 def test_multipart_failing_is_a_warning_with_transport_post(bucket, monkeypatch, settings):

@@ -121,10 +121,14 @@ class Command(BaseCommand):
             configuration = write()
         except ClientError as error:
             code = storage.error_code(error)
+            fix = (
+                f"It needs {action}: run the doctor with credentials allowed to change bucket "
+                "settings, or write it in the provider's console."
+                if code in doctor.DENIED_CODES
+                else "Look the error code up in the S3 error reference."
+            )
             raise CommandError(
-                f"Could not write the {what} of {bucket!r}: {code}. It needs {action}; "
-                "run the doctor with credentials allowed to change bucket settings, or write "
-                "it in the provider's console."
+                f"Could not write the {what} of {bucket!r}: {code}. {fix}"
             ) from error
         except BotoCoreError as error:
             raise CommandError(f"Could not write the {what} of {bucket!r}: {error}") from error
