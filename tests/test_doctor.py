@@ -1514,3 +1514,46 @@ def test_apply_cors_rule_lets_browsers_put_on_seaweedfs(real_s3, settings):
         url, headers={"Origin": "https://evil.example", **preflight}, timeout=10
     )
     assert other.status_code == 403
+
+
+# --- the README says what the doctor writes -------------------------------------------------
+
+
+def readme_json(after):
+    from pathlib import Path
+
+    text = Path(__file__).resolve().parent.parent.joinpath("README.md").read_text()
+    block = text[text.index(after) :]
+    start = block.index("```json\n") + len("```json\n")
+    return json.loads(block[start : block.index("```", start)])
+
+
+def test_the_readme_shows_the_rules_the_doctor_writes(settings):
+    settings.PRESIGNED_TRANSFERS = {"BUCKET": "my-private-bucket"}
+    assert readme_json("**The bucket** needs a CORS rule") == [
+        doctor.cors_rule(["https://www.example.com"])
+    ]
+    assert readme_json("**Lifecycle rules.**") == {"Rules": doctor.lifecycle_rules()}
+    policy = readme_json("**The IAM policy**")
+    granted = {
+        (action, resource)
+        for statement in policy["Statement"]
+        for action in statement["Action"]
+        for resource in (
+            statement["Resource"]
+            if isinstance(statement["Resource"], list)
+            else [statement["Resource"]]
+        )
+    }
+    hint = BucketDoctor(client=object()).iam_hint()
+    for action, resource in granted:
+        assert action in hint and resource in hint
+    assert {action for action, _ in granted} == {
+        "s3:PutObject",
+        "s3:GetObject",
+        "s3:DeleteObject",
+        "s3:AbortMultipartUpload",
+        "s3:ListMultipartUploadParts",
+        "s3:ListBucket",
+        "s3:ListBucketMultipartUploads",
+    }
