@@ -964,9 +964,7 @@ class BucketDoctor:
                     f"The bucket refuses acl={app_settings.acl}, which every upload's POST "
                     "policy pins (AccessControlListNotSupported: ACLs are disabled on this "
                     "bucket).",
-                    f"Set {SETTING_NAME}['ACL'] to None or 'bucket-owner-full-control' "
-                    "(objects stay private: the bucket policy decides), or set the bucket's "
-                    "Object Ownership to 'Bucket owner preferred'.",
+                    self._acl_hint(),
                 )
             hint = denied_hint if code in _DENIED else _LOOK_UP
             return Finding(name, Status.ERROR, f"{operation} failed: {code}.", hint)
@@ -1061,7 +1059,8 @@ class BucketDoctor:
         )
 
     def check_post(self) -> Finding:
-        """A presigned POST form, as the put transport's browsers get it, stores a probe."""
+        """A presigned POST form, exactly as the post transport's browsers get it, stores a probe
+        (then deleted)."""
         key = policy.staging_key(probe_key())
         transport = app_settings.transport
         checksum = _sha256(PROBE_BODY) if app_settings.checksum == "sha256" else None
