@@ -10,9 +10,13 @@ bucket                 the bucket answers (exists, reachable, credentials accept
 region                 the bucket is in ``REGION`` (signatures are scoped to it)
 public-access-block    all four Block Public Access settings are on
 policy-status          no bucket policy makes the bucket public
-cors                   a CORS rule lets each of ``CORS_ORIGINS`` POST, no wildcard
-                       origin anywhere, ``ETag`` exposed (warning), no localhost
-                       origin outside DEBUG (warning)
+cors                   a CORS rule lets each of ``CORS_ORIGINS`` send what browsers
+                       send under ``TRANSPORT`` (POST forms, PUTs with their signed
+                       headers), no wildcard origin anywhere, ``ETag`` exposed
+                       (warning), no localhost origin outside DEBUG (warning)
+lifecycle              an enabled rule aborts incomplete multipart uploads under the
+                       ``KEY_TEMPLATE`` prefix and one expires ``STAGING_PREFIX``, each
+                       late enough for the cleanup; none expires kept uploads (warnings)
 encryption             default encryption is on (SSE-S3 at least)
 logging                server access logging is on (warning)
 versioning             whether the bucket keeps versions (information: downloads are
@@ -25,34 +29,63 @@ get-object             ... read the copy back
 delete-object          ... delete both
 missing-object         a missing key answers 404, not 403 (``s3:ListBucket``), so
                        confirming an upload that has not arrived says so
+post-object            a presigned POST form, exactly as a browser gets it, stores a
+                       probe (providers without POST Object, such as Cloudflare R2 and
+                       Backblaze B2, need ``TRANSPORT = "put"``)
+put-url                a presigned PUT with the signed headers a browser sends
+                       (``x-amz-checksum-sha256``, ``If-None-Match: *``) stores a probe;
+                       S3 refuses a second PUT (412) and bytes of another SHA-256
+multipart              a multipart upload as the app runs one: created, a part sent by
+                       its presigned URL, parts and open uploads listed, completed;
+                       another aborted
 =====================  ============================================================
 
 Each finding says how to fix what it found. An endpoint that does not implement an API
 (SeaweedFS, MinIO and others lack some bucket settings) gives ``unsupported`` for that
 check, not a failure; credentials without permission to *read* a setting give a warning.
+The probes send their requests as a browser would, with urllib3 from this machine.
 """
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import enum
+import hashlib
 import json
-from collections.abc import Callable, Iterable, Sequence
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
+import urllib3
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 from django.conf import settings
+from urllib3.exceptions import HTTPError
 
-from presigned_transfers import policy, storage
+from presigned_transfers import exceptions, policy, s3http, signing, storage
 from presigned_transfers.conf import SETTING_NAME, app_settings
 
 #: The ``ID`` of the CORS rule ``--apply-cors`` writes (and replaces on the next run).
 CORS_RULE_ID = "presigned-transfers"
 CORS_MAX_AGE = 3000
+#: The ``ID`` of every lifecycle rule ``--apply-lifecycle`` writes starts with this; those
+#: rules are replaced on the next run, other rules are kept.
+LIFECYCLE_RULE_PREFIX = "presigned-transfers-"
+ABORT_RULE_ID = LIFECYCLE_RULE_PREFIX + "abort-multipart"
+STAGING_RULE_ID = LIFECYCLE_RULE_PREFIX + "expire-staging"
+#: The days ``--apply-lifecycle`` waits at least: a week's safety net when the cleanup stops.
+LIFECYCLE_DAYS = 7
+DAY = 24 * 60 * 60
+#: How long the probes' presigned forms and URLs live: they are sent right away.
+PROBE_EXPIRY = 60
+PROBE_BODY = b"presigned_transfers bucket doctor probe\n"
 
 _UNSUPPORTED = frozenset({"NotImplemented", "501", "XNotImplemented", "MethodNotAllowed"})
 _DENIED = frozenset({"AccessDenied", "403", "AllAccessDisabled", "Forbidden"})
+#: The error codes that mean "these credentials may not do that".
+DENIED_CODES = _DENIED
 _LOCAL_HOSTS = ("localhost", "127.0.0.1", "[::1]", "0.0.0.0")  # noqa: S104 - names, not binds
 _LOOK_UP = (
     "Look the error code up in the S3 error reference, and check the endpoint's status and "
@@ -64,6 +97,33 @@ _PUBLIC_ACCESS_FLAGS = (
     "BlockPublicPolicy",
     "RestrictPublicBuckets",
 )
+#: The read-only action each bucket-settings check needs.
+_READ_ACTIONS = {
+    "region": "s3:GetBucketLocation",
+    "public-access-block": "s3:GetBucketPublicAccessBlock",
+    "policy-status": "s3:GetBucketPolicyStatus",
+    "cors": "s3:GetBucketCORS",
+    "lifecycle": "s3:GetLifecycleConfiguration",
+    "encryption": "s3:GetEncryptionConfiguration",
+    "logging": "s3:GetBucketLogging",
+    "versioning": "s3:GetBucketVersioning",
+}
+#: The optional headers signed into a browser's PUT, and the setting (and value) that drops each.
+_OPTIONAL_PUT_HEADERS = {
+    "x-amz-checksum-sha256": ("CHECKSUM", None),
+    "If-None-Match": ("CONDITIONAL_WRITES", False),
+}
+_SIGNED_AS = {"x-amz-checksum-sha256": "x-amz-checksum-sha256", "If-None-Match": "If-None-Match: *"}
+#: Refusals that no optional signed header causes: the PUT is not tried again without them.
+_NOT_A_HEADER = _DENIED | {
+    "AccessControlListNotSupported",
+    "InvalidAccessKeyId",
+    "RequestExpired",
+    "RequestTimeTooSkewed",
+    "SignatureDoesNotMatch",
+}
+_CODE = re.compile(rb"<Code>([^<]{1,128})</Code>")
+_MESSAGE = re.compile(rb"<Message>([^<]{1,512})</Message>")
 
 
 class Status(str, enum.Enum):
@@ -107,17 +167,126 @@ CREDENTIALS_HINT = (
 
 
 def cors_rule(origins: Sequence[str]) -> dict[str, Any]:
-    """The CORS rule browsers need to POST uploads from *origins*."""
+    """The CORS rule browsers need to upload from *origins*, whatever the transport.
+
+    POST for the signed forms, PUT for the put transport and multipart's parts. Any request
+    header: a PUT carries the headers its URL was signed with (Content-Type, the checksum,
+    ``If-None-Match``, the ACL and encryption), and S3 refuses a preflight that asks for one
+    not listed here. Also the one rule ``presigned_transfers.seaweedfs`` gives its buckets.
+    """
     return {
         "ID": CORS_RULE_ID,
         "AllowedOrigins": list(origins),
-        "AllowedMethods": ["POST"],
-        # Browsers preflight the XHR POST (it reports progress); it sends no custom header,
-        # but S3 refuses a preflight that asks for any header not listed here.
+        "AllowedMethods": ["POST", "PUT"],
         "AllowedHeaders": ["*"],
         "ExposeHeaders": ["ETag"],
         "MaxAgeSeconds": CORS_MAX_AGE,
     }
+
+
+def _days_beyond(seconds: int) -> int:
+    """The fewest whole days a lifecycle rule may wait for something still needed *seconds*
+    after it was made: S3 acts no earlier than that many days, and a day is left for the
+    cleanup's cron interval."""
+    return -(-seconds // DAY) + 1
+
+
+def staging_min_days() -> int:
+    """The fewest days a staging object must live: the cleanup reconciles a pending upload
+    (reads its staging object) up to ``UPLOAD_EXPIRY`` + ``CLEANUP_GRACE`` after signing."""
+    return _days_beyond(app_settings.upload_expiry + app_settings.cleanup_grace)
+
+
+def multipart_min_days() -> int:
+    """The fewest days a multipart upload must stay open: parts may arrive for
+    ``MULTIPART_EXPIRY``, and the cleanup completes one ``CLEANUP_GRACE`` after that."""
+    return _days_beyond(app_settings.multipart_expiry + app_settings.cleanup_grace)
+
+
+def key_prefix() -> str:
+    """The fixed start of every kept key (``KEY_TEMPLATE`` up to its first placeholder)."""
+    return app_settings.key_template.split("{", 1)[0]
+
+
+def lifecycle_rules() -> list[dict[str, Any]]:
+    """The lifecycle rules ``--apply-lifecycle`` writes."""
+    return [
+        {
+            "ID": ABORT_RULE_ID,
+            "Status": "Enabled",
+            "Filter": {"Prefix": key_prefix()},
+            "AbortIncompleteMultipartUpload": {
+                "DaysAfterInitiation": max(LIFECYCLE_DAYS, multipart_min_days())
+            },
+        },
+        {
+            "ID": STAGING_RULE_ID,
+            "Status": "Enabled",
+            "Filter": {"Prefix": app_settings.staging_prefix},
+            "Expiration": {"Days": max(LIFECYCLE_DAYS, staging_min_days())},
+        },
+    ]
+
+
+def _rule_scope(rule: Mapping[str, Any]) -> tuple[str, bool]:
+    """The key prefix a lifecycle rule applies to, and whether it applies to every object
+    under it (not when a tag or an object size narrows it)."""
+    if "Filter" not in rule:
+        return str(rule.get("Prefix") or ""), True  # the legacy form
+    condition = rule.get("Filter") or {}
+    if "And" in condition:
+        return str(condition["And"].get("Prefix") or ""), False
+    return str(condition.get("Prefix") or ""), set(condition) <= {"Prefix"}
+
+
+def _overlaps(rule_prefix: str, prefix: str) -> bool:
+    return prefix.startswith(rule_prefix) or rule_prefix.startswith(prefix)
+
+
+def _rule_name(rule: Mapping[str, Any]) -> str:
+    return repr(rule["ID"]) if rule.get("ID") else "(no ID)"
+
+
+def _legacy_to_filter(rule: dict[str, Any]) -> dict[str, Any]:
+    """A rule in the form S3 accepts next to rules with a ``Filter``."""
+    if "Filter" in rule or "Prefix" not in rule:
+        return rule
+    rule = dict(rule)
+    rule["Filter"] = {"Prefix": rule.pop("Prefix")}
+    return rule
+
+
+def _sha256(body: bytes) -> str:
+    return base64.b64encode(hashlib.sha256(body).digest()).decode()
+
+
+def _send(method: str, url: str, *, headers: Mapping[str, str], body: bytes) -> s3http.Answer:
+    """Send one request to S3 as a browser sends it (no botocore, no retries)."""
+    response = s3http.get_pool().request(
+        method, url, headers=dict(headers), body=body, redirect=False, retries=False
+    )
+    return s3http.Answer(status=response.status, headers=response.headers, body=response.data)
+
+
+def _error_of(answer: s3http.Answer) -> str:
+    """S3's error in *answer*: ``"<status> <Code>: <Message>"``."""
+    code = _CODE.search(answer.body)
+    message = _MESSAGE.search(answer.body)
+    text = f"{answer.status}"
+    if code:
+        text += " " + code.group(1).decode("utf-8", "replace")
+    if message:
+        text += ": " + message.group(1).decode("utf-8", "replace")
+    return text
+
+
+def _answer_code(answer: s3http.Answer) -> str:
+    match = _CODE.search(answer.body)
+    return match.group(1).decode("utf-8", "replace") if match else str(answer.status)
+
+
+def _not_implemented(answer: s3http.Answer) -> bool:
+    return answer.status == 501 or _answer_code(answer) in _UNSUPPORTED
 
 
 def probe_key() -> str:
@@ -128,6 +297,14 @@ def probe_key() -> str:
         policy="doctor",
         now=datetime.now(timezone.utc),
     )
+
+
+class _Stop(Exception):
+    """A probe's step failed: its finding says how."""
+
+    def __init__(self, finding: Finding) -> None:
+        super().__init__(finding.message)
+        self.finding = finding
 
 
 class BucketDoctor:
@@ -154,6 +331,7 @@ class BucketDoctor:
             ("public-access-block", self.check_public_access_block),
             ("policy-status", self.check_policy_status),
             ("cors", self.check_cors),
+            ("lifecycle", self.check_lifecycle),
             ("encryption", self.check_encryption),
             ("logging", self.check_logging),
             ("versioning", self.check_versioning),
@@ -164,18 +342,45 @@ class BucketDoctor:
                 for name in [*(n for n, _ in checks), *self._object_checks()]
             ]
         findings += [self._guarded(name, check) for name, check in checks]
-        if self.write_test:
-            findings += self.check_objects()
-        else:
-            findings += [
+        if not self.write_test:
+            return findings + [
                 Finding(name, Status.SKIPPED, "Skipped (--no-write-test).")
                 for name in self._object_checks()
             ]
-        return findings
+        objects = self.check_objects()
+        if objects[0].status is not Status.OK:
+            return (
+                findings
+                + objects
+                + [
+                    Finding(name, Status.SKIPPED, "Skipped: the probe object could not be written.")
+                    for name in self._transfer_checks()
+                ]
+            )
+        return findings + objects + self.check_transfers()
 
     @staticmethod
     def _object_checks() -> list[str]:
-        return ["put-object", "copy-object", "get-object", "delete-object", "missing-object"]
+        return [
+            "put-object",
+            "copy-object",
+            "get-object",
+            "delete-object",
+            "missing-object",
+            *BucketDoctor._transfer_checks(),
+        ]
+
+    @staticmethod
+    def _transfer_checks() -> list[str]:
+        return ["post-object", "put-url", "multipart"]
+
+    def check_transfers(self) -> list[Finding]:
+        """The transfers browsers make, each with a probe: POST form, PUT URL, multipart."""
+        return [
+            self._guarded("post-object", self.check_post),
+            self._guarded("put-url", self.check_put),
+            self._guarded("multipart", self.check_multipart),
+        ]
 
     def _guarded(self, name: str, check: Callable[[], Finding]) -> Finding:
         """Run *check*; turn "not implemented" and "access denied" into findings."""
@@ -192,25 +397,51 @@ class BucketDoctor:
                     "your storage provider's console or documentation instead.",
                 )
             if code in _DENIED:
+                action = _READ_ACTIONS.get(name)
                 return Finding(
                     name,
                     Status.WARNING,
                     f"The credentials may not read this setting ({code}), so it was not checked.",
                     "Check it in the S3 console, or run the doctor once with credentials "
-                    "that may read bucket settings (the app's own need not).",
+                    "that may read bucket settings (the app's own need not"
+                    + (f"; this one needs {action}, read-only" if action else "")
+                    + ").",
                 )
             return Finding(
                 name, Status.ERROR, f"S3 answered {code or 'an error'}: {error}", _LOOK_UP
             )
         except NoCredentialsError:
             return Finding(name, Status.ERROR, "No AWS credentials were found.", CREDENTIALS_HINT)
-        except BotoCoreError as error:
+        except exceptions.StorageUnavailable:
+            # Signing a probe found no usable credentials (signing logged why).
+            return Finding(
+                name, Status.ERROR, "No usable AWS credentials to sign with.", CREDENTIALS_HINT
+            )
+        except (BotoCoreError, HTTPError) as error:
             return Finding(
                 name,
                 Status.ERROR,
                 f"Could not talk to S3: {error}",
                 "Check ENDPOINT_URL, REGION and the network path to S3.",
             )
+
+    # -- permissions ----------------------------------------------------------------------
+
+    def _arn(self, prefix: str) -> str:
+        return f"arn:aws:s3:::{self.bucket}/{prefix}*"
+
+    def _prefix(self) -> str:
+        return key_prefix()
+
+    def iam_hint(self) -> str:
+        """Every action the app's credentials need, on which resource."""
+        staging, kept = self._arn(app_settings.staging_prefix), self._arn(self._prefix())
+        return (
+            "Give the app's IAM user or role s3:ListBucket and s3:ListBucketMultipartUploads on "
+            f"arn:aws:s3:::{self.bucket}; s3:PutObject, s3:GetObject and s3:DeleteObject on "
+            f"{staging} and {kept}; s3:AbortMultipartUpload and s3:ListMultipartUploadParts "
+            f"on {kept}"
+        )
 
     # -- bucket settings ------------------------------------------------------------------
 
@@ -231,11 +462,8 @@ class BucketDoctor:
                     "bucket",
                     Status.ERROR,
                     f"Access to bucket {self.bucket!r} is denied ({code}).",
-                    "Give the app's IAM user or role s3:ListBucket on "
-                    f"arn:aws:s3:::{self.bucket} and s3:PutObject, s3:GetObject, "
-                    f"s3:DeleteObject on {self._arn(app_settings.staging_prefix)} and "
-                    f"{self._arn(self._prefix())}; check that the bucket is in the same "
-                    "account as the credentials.",
+                    self.iam_hint() + "; check that the bucket is in the same account as the "
+                    "credentials.",
                 )
             raise
         return Finding("bucket", Status.OK, f"Bucket {self.bucket!r} is reachable.")
@@ -294,6 +522,25 @@ class BucketDoctor:
             )
         return Finding("policy-status", Status.OK, "The bucket policy does not make it public.")
 
+    def browser_requests(self) -> list[tuple[str, tuple[str, ...]]]:
+        """``(method, request headers)`` of what browsers send the bucket under ``TRANSPORT``.
+
+        A POST form sends no header of its own; a PUT (the put transport, and multipart's
+        parts) sends the headers its URL was signed with.
+        """
+        transport = app_settings.transport
+        wanted = []
+        if transport != "put":
+            wanted.append(("POST", ()))
+        if transport != "post":
+            headers = ["Content-Type", *storage.write_headers()]
+            if app_settings.checksum:
+                headers.append("x-amz-checksum-sha256")
+            if app_settings.conditional_writes:
+                headers.append("If-None-Match")
+            wanted.append(("PUT", tuple(headers)))
+        return wanted
+
     def check_cors(self) -> Finding:
         try:
             rules = self.client.get_bucket_cors(Bucket=self.bucket).get("CORSRules", [])
@@ -324,14 +571,19 @@ class BucketDoctor:
                 "its visitors' browsers to this bucket.",
                 "Name each origin of your site instead. " + apply_hint,
             )
+        wanted = self.browser_requests()
+        methods = " and ".join(method for method, _ in wanted)
         problems = []
         no_etag = []
         for origin in self.origins:
-            rule = self._first_rule(rules, origin, "POST")
-            if rule is None:
-                problems.append(f"{origin} may not POST")
-            elif "etag" not in {h.lower() for h in rule.get("ExposeHeaders", [])}:
-                no_etag.append(origin)
+            for method, headers in wanted:
+                rule = self._first_rule(rules, origin, method, headers)
+                if rule is None:
+                    problems.append(self._cors_refusal(rules, origin, method, headers))
+                elif origin not in no_etag and "etag" not in {
+                    h.lower() for h in rule.get("ExposeHeaders", [])
+                }:
+                    no_etag.append(origin)
         if problems:
             return Finding(
                 "cors",
@@ -342,7 +594,8 @@ class BucketDoctor:
         warnings = []
         if not self.origins:
             warnings.append(
-                "CORS_ORIGINS is not set, so whether your site's origins may POST was not checked"
+                "CORS_ORIGINS is not set, so whether your site's origins may "
+                f"{methods} was not checked"
             )
         if no_etag:
             warnings.append(f"ETag is not exposed to {', '.join(no_etag)}")
@@ -368,18 +621,194 @@ class BucketDoctor:
         return Finding(
             "cors",
             Status.OK,
-            f"CORS lets {', '.join(self.origins)} POST and exposes ETag; no wildcard origin.",
+            f"CORS lets {', '.join(self.origins)} {methods}, with the headers "
+            f"TRANSPORT {app_settings.transport!r} sends, and exposes ETag; no wildcard origin.",
         )
 
     @staticmethod
-    def _first_rule(rules: list[dict[str, Any]], origin: str, method: str) -> Any:
-        """The rule S3 applies to a *method* request from *origin*: the first that matches."""
+    def _first_rule(
+        rules: list[dict[str, Any]], origin: str, method: str, headers: Sequence[str] = ()
+    ) -> Any:
+        """The rule S3 applies to a *method* request from *origin* that asks for *headers*
+        (its preflight's ``Access-Control-Request-Headers``): the first that allows all."""
+        for rule in rules:
+            if (
+                origin in rule.get("AllowedOrigins", [])
+                and method in rule.get("AllowedMethods", [])
+                and all(_header_allowed(h, rule.get("AllowedHeaders", [])) for h in headers)
+            ):
+                return rule
+        return None
+
+    @staticmethod
+    def _cors_refusal(
+        rules: list[dict[str, Any]], origin: str, method: str, headers: Sequence[str]
+    ) -> str:
+        """Why no rule lets *origin* send *method* with *headers*."""
         for rule in rules:
             if origin in rule.get("AllowedOrigins", []) and method in rule.get(
                 "AllowedMethods", []
             ):
-                return rule
-        return None
+                missing = [
+                    h for h in headers if not _header_allowed(h, rule.get("AllowedHeaders", []))
+                ]
+                return f"{origin} may not {method} with the header(s) {', '.join(missing)}"
+        return f"{origin} may not {method}"
+
+    def check_lifecycle(self) -> Finding:
+        try:
+            rules = self.client.get_bucket_lifecycle_configuration(Bucket=self.bucket).get(
+                "Rules", []
+            )
+        except ClientError as error:
+            if _code(error) != "NoSuchLifecycleConfiguration":
+                raise
+            rules = []
+        enabled = [rule for rule in rules if rule.get("Status") == "Enabled"]
+        fine: list[str] = []
+        #: (what was found, how to fix it); None: --apply-lifecycle fixes it.
+        problems: list[tuple[str, str | None]] = []
+        self._lifecycle_aborts(enabled, fine, problems)
+        self._lifecycle_expiries(enabled, fine, problems)
+        if not problems:
+            return Finding("lifecycle", Status.OK, "Lifecycle: " + "; ".join(fine) + ".")
+        fixes = [fix for _, fix in problems if fix]
+        if any(fix is None for _, fix in problems):
+            fixes.insert(
+                0,
+                "Run manage.py presigned_doctor --apply-lifecycle to write the app's rules "
+                f"(other rules are kept): {json.dumps(lifecycle_rules())}.",
+            )
+        return Finding(
+            "lifecycle",
+            Status.WARNING,
+            "Lifecycle: " + "; ".join(found for found, _ in problems) + ".",
+            " ".join(fixes)
+            + " The rules are a safety net for what presigned_cleanup leaves (it did not run, "
+            "or failed), so they must wait longer than the cleanup may still need an object: "
+            "a staging object until UPLOAD_EXPIRY + CLEANUP_GRACE after signing (an upload "
+            "whose browser never confirmed is reconciled from it), a multipart upload until "
+            "MULTIPART_EXPIRY + CLEANUP_GRACE (the cleanup completes it if every part is "
+            "there), plus a day for the cron interval.",
+        )
+
+    def _lifecycle_aborts(
+        self,
+        enabled: list[dict[str, Any]],
+        fine: list[str],
+        problems: list[tuple[str, str | None]],
+    ) -> None:
+        """Multipart uploads under the kept prefix are aborted, and not too soon."""
+        kept = self._prefix()
+        if app_settings.transport == "post":
+            fine.append("TRANSPORT 'post' opens no multipart upload to abort")
+            return
+        aborts = [
+            (rule, int(rule["AbortIncompleteMultipartUpload"].get("DaysAfterInitiation", 0)))
+            for rule in enabled
+            if "AbortIncompleteMultipartUpload" in rule and _overlaps(_rule_scope(rule)[0], kept)
+        ]
+        need = multipart_min_days()
+        for rule, days in aborts:
+            if days < need:
+                problems.append(
+                    (
+                        f"rule {_rule_name(rule)} aborts multipart uploads after {days} "
+                        "day(s), while the app may still be completing one",
+                        None
+                        if str(rule.get("ID", "")).startswith(LIFECYCLE_RULE_PREFIX)
+                        else f"Give rule {_rule_name(rule)} DaysAfterInitiation {need} or more.",
+                    )
+                )
+        covering = [
+            (rule, days)
+            for rule, days in aborts
+            if _rule_scope(rule)[1] and kept.startswith(_rule_scope(rule)[0])
+        ]
+        if covering:
+            rule, days = min(covering, key=lambda item: item[1])
+            fine.append(
+                f"rule {_rule_name(rule)} aborts incomplete multipart uploads under {kept!r} "
+                f"after {days} day(s)"
+            )
+        else:
+            problems.append(
+                (
+                    f"no enabled rule aborts incomplete multipart uploads under {kept!r}: the "
+                    "parts of an abandoned one are billed until it is aborted, and "
+                    "presigned_cleanup aborts only those it knows of, when it runs",
+                    None,
+                )
+            )
+
+    def _lifecycle_expiries(
+        self,
+        enabled: list[dict[str, Any]],
+        fine: list[str],
+        problems: list[tuple[str, str | None]],
+    ) -> None:
+        """Staging objects expire, not too soon; kept uploads do not."""
+        kept, staging = self._prefix(), app_settings.staging_prefix
+        expiries = [
+            (rule, rule["Expiration"])
+            for rule in enabled
+            if {"Days", "Date"} & set(rule.get("Expiration") or {})
+        ]
+        for rule, expiration in expiries:
+            prefix = _rule_scope(rule)[0]
+            if _overlaps(prefix, kept) and not prefix.startswith(staging):
+                when = (
+                    f"after {expiration['Days']} day(s)"
+                    if "Days" in expiration
+                    else f"on {expiration['Date']}"
+                )
+                where = repr(prefix) if prefix else "the whole bucket"
+                problems.append(
+                    (
+                        f"rule {_rule_name(rule)} expires the objects under {where} {when}, "
+                        f"kept uploads under {kept!r} among them: their rows stay, their "
+                        "downloads fail",
+                        f"Narrow rule {_rule_name(rule)} to a prefix no kept key starts with "
+                        f"(such as {staging!r}); delete uploads through the app instead.",
+                    )
+                )
+        need = staging_min_days()
+        staged = [
+            (rule, int(expiration["Days"]))
+            for rule, expiration in expiries
+            if "Days" in expiration and _overlaps(_rule_scope(rule)[0], staging)
+        ]
+        for rule, days in staged:
+            if days < need:
+                problems.append(
+                    (
+                        f"rule {_rule_name(rule)} expires staging objects after {days} "
+                        "day(s), while the cleanup may still need them",
+                        None
+                        if str(rule.get("ID", "")).startswith(LIFECYCLE_RULE_PREFIX)
+                        else f"Give rule {_rule_name(rule)} Days {need} or more.",
+                    )
+                )
+        covering = [
+            (rule, days)
+            for rule, days in staged
+            if _rule_scope(rule)[1] and staging.startswith(_rule_scope(rule)[0])
+        ]
+        if covering:
+            rule, days = min(covering, key=lambda item: item[1])
+            fine.append(
+                f"rule {_rule_name(rule)} expires staging objects under {staging!r} after "
+                f"{days} day(s)"
+            )
+        else:
+            problems.append(
+                (
+                    f"no enabled rule expires the objects under {staging!r} (only ever "
+                    "staging copies): those presigned_cleanup did not delete stay, and are "
+                    "billed, forever",
+                    None,
+                )
+            )
 
     def check_encryption(self) -> Finding:
         try:
@@ -521,12 +950,6 @@ class BucketDoctor:
         missing = self._check_missing(staged if delete.status is Status.OK else None)
         return [put_finding, copy, get, delete, missing]
 
-    def _arn(self, prefix: str) -> str:
-        return f"arn:aws:s3:::{self.bucket}/{prefix}*"
-
-    def _prefix(self) -> str:
-        return app_settings.key_template.split("{", 1)[0]
-
     def _object_step(
         self, name: str, operation: str, done: str, action: Callable[[], Any], *, denied_hint: str
     ) -> Finding:
@@ -541,9 +964,7 @@ class BucketDoctor:
                     f"The bucket refuses acl={app_settings.acl}, which every upload's POST "
                     "policy pins (AccessControlListNotSupported: ACLs are disabled on this "
                     "bucket).",
-                    f"Set {SETTING_NAME}['ACL'] to None or 'bucket-owner-full-control' "
-                    "(objects stay private: the bucket policy decides), or set the bucket's "
-                    "Object Ownership to 'Bucket owner preferred'.",
+                    self._acl_hint(),
                 )
             hint = denied_hint if code in _DENIED else _LOOK_UP
             return Finding(name, Status.ERROR, f"{operation} failed: {code}.", hint)
@@ -585,7 +1006,426 @@ class BucketDoctor:
             "check the bucket's lifecycle rules.",
         )
 
-    # -- fixing CORS ----------------------------------------------------------------------
+    # -- transfers, as browsers make them -------------------------------------------------
+
+    def _send_probe(
+        self, method: str, url: str, headers: Mapping[str, str], body: bytes
+    ) -> s3http.Answer:
+        return _send(method, url, headers=headers, body=body)
+
+    def _remove(self, keys: Iterable[str]) -> list[str]:
+        """Delete the probe objects at *keys*; the keys that could not be deleted."""
+        left = []
+        for key in keys:
+            try:
+                self.client.delete_object(Bucket=self.bucket, Key=key)
+            except (ClientError, BotoCoreError):
+                left.append(key)
+        return left
+
+    @staticmethod
+    def _left_behind(finding: Finding, left: list[str]) -> Finding:
+        if not left:
+            return finding
+        return Finding(
+            finding.check,
+            Status.ERROR if finding.status is Status.ERROR else Status.WARNING,
+            finding.message + f" The probe object(s) {', '.join(left)} could not be deleted.",
+            finding.hint or "Allow s3:DeleteObject on them, and delete them by hand.",
+        )
+
+    def _refusal_hint(self, answer: s3http.Answer, arn: str) -> str:
+        """How to fix S3's refusal of a probe's signed request."""
+        code = _answer_code(answer)
+        if code in _DENIED:
+            return f"Allow s3:PutObject on {arn}: a signed upload acts with it."
+        if code == "AccessControlListNotSupported":
+            return self._acl_hint()
+        if code == "SignatureDoesNotMatch":
+            return (
+                "The signature covers the credentials, REGION, ENDPOINT_URL and "
+                "ADDRESSING_STYLE: check that they are the bucket's."
+            )
+        if code in ("RequestTimeTooSkewed", "RequestExpired"):
+            return "Set this machine's clock right (NTP): signatures carry the time."
+        return _LOOK_UP
+
+    @staticmethod
+    def _acl_hint() -> str:
+        return (
+            f"Set {SETTING_NAME}['ACL'] to None or 'bucket-owner-full-control' (objects stay "
+            "private: the bucket policy decides), or set the bucket's Object Ownership to "
+            "'Bucket owner preferred'."
+        )
+
+    def check_post(self) -> Finding:
+        """A presigned POST form, exactly as the post transport's browsers get it, stores a probe
+        (then deleted)."""
+        key = policy.staging_key(probe_key())
+        transport = app_settings.transport
+        checksum = _sha256(PROBE_BODY) if app_settings.checksum == "sha256" else None
+        signed = signing.presign_post(
+            key=key,
+            content_type="text/plain",
+            min_size=1,
+            max_size=len(PROBE_BODY),
+            checksum=checksum,
+            expires_in=PROBE_EXPIRY,
+        )
+        form, content_type = urllib3.encode_multipart_formdata(
+            [*signed.fields.items(), ("file", ("probe.txt", PROBE_BODY, "text/plain"))]
+        )
+        answer = self._send_probe("POST", signed.url, {"Content-Type": content_type}, form)
+        if answer.status < 300:
+            finding = Finding(
+                "post-object",
+                Status.OK,
+                f"A presigned POST form, as browsers get it, stored a probe at {key} "
+                f"({answer.status})"
+                + (" (TRANSPORT 'put' does not use it)." if transport == "put" else "."),
+            )
+            return self._left_behind(finding, self._remove([key]))
+        if transport == "put":
+            return Finding(
+                "post-object",
+                Status.OK,
+                f"S3 refused the presigned POST form ({_error_of(answer)}); not needed: "
+                "TRANSPORT 'put' never signs one.",
+            )
+        if _not_implemented(answer):
+            return Finding(
+                "post-object",
+                Status.ERROR,
+                f"This provider does not implement POST Object ({_error_of(answer)}), the "
+                f"browser form TRANSPORT {transport!r} signs uploads with (Cloudflare R2 and "
+                "Backblaze B2 have none).",
+                f"Set {SETTING_NAME}['TRANSPORT'] = 'put': browsers then PUT each file to a "
+                "presigned URL (and large ones in parts), which every S3 provider takes.",
+            )
+        return Finding(
+            "post-object",
+            Status.ERROR,
+            f"S3 refused the presigned POST form: {_error_of(answer)}.",
+            self._refusal_hint(answer, self._arn(app_settings.staging_prefix)),
+        )
+
+    def check_put(self) -> Finding:
+        """A presigned PUT with the headers browsers send stores a probe; with
+        ``CONDITIONAL_WRITES`` a second PUT of its URL is refused, with ``CHECKSUM`` bytes of
+        another SHA-256 are."""
+        failed = Status.WARNING if app_settings.transport == "post" else Status.ERROR
+        checksum = _sha256(PROBE_BODY) if app_settings.checksum == "sha256" else None
+        written: list[str] = []
+        try:
+            finding = self._put_probe(checksum, failed, written)
+        finally:
+            left = self._remove(written)
+        return self._left_behind(finding, left)
+
+    def _presigned_put(
+        self,
+        written: list[str],
+        *,
+        checksum: str | None,
+        body: bytes = PROBE_BODY,
+        drop: Sequence[str] = (),
+    ) -> tuple[str, dict[str, str], s3http.Answer]:
+        """PUT *body* to a new staging probe key, signed as browsers' PUTs are (less the
+        headers in *drop*): the URL, the headers sent and S3's answer."""
+        key = policy.staging_key(probe_key())
+        written.append(key)
+        signed = signing.presign_put(
+            key=key,
+            content_type="text/plain",
+            size=len(body),
+            checksum=checksum,
+            expires_in=PROBE_EXPIRY,
+        )
+        url, headers = signed.url, dict(signed.headers)
+        if drop:
+            headers = {name: value for name, value in headers.items() if name not in drop}
+            url = signing.presign_request(
+                method="PUT",
+                key=key,
+                headers={**headers, "Content-Length": str(len(body))},
+                expires_in=PROBE_EXPIRY,
+            )
+        return url, headers, self._send_probe("PUT", url, headers, body)
+
+    def _put_probe(self, checksum: str | None, failed: Status, written: list[str]) -> Finding:
+        url, headers, answer = self._presigned_put(written, checksum=checksum)
+        optional = [name for name in _OPTIONAL_PUT_HEADERS if name in headers]
+        if answer.status >= 300:
+            return self._put_refused(answer, optional, checksum, failed, written)
+        flaws: list[tuple[str, str]] = []
+        proven: list[str] = []
+        if "If-None-Match" in headers:
+            again = self._send_probe("PUT", url, headers, PROBE_BODY)
+            if again.status < 300:
+                flaws.append(
+                    (
+                        "the provider ignores If-None-Match: * (a second PUT of the URL "
+                        "replaced the object instead of being refused with 412), so a PUT URL "
+                        "can rewrite its staging object while it is valid; confirm still keeps "
+                        "only the bytes it verified (its copy is conditioned on their ETag)",
+                        f"Set {SETTING_NAME}['CONDITIONAL_WRITES'] = False: this provider does "
+                        "not honour it.",
+                    )
+                )
+            else:
+                proven.append(f"a second PUT of its URL was refused ({again.status})")
+        if checksum:
+            tampered = bytes(reversed(PROBE_BODY))  # the same length, another SHA-256
+            _, _, wrong = self._presigned_put(written, checksum=checksum, body=tampered)
+            if wrong.status < 300:
+                flaws.append(
+                    (
+                        "the provider stored bytes whose SHA-256 is not the signed "
+                        "x-amz-checksum-sha256: it does not verify checksums",
+                        f"Set {SETTING_NAME}['CHECKSUM'] = None: this provider does not check it.",
+                    )
+                )
+            else:
+                proven.append(f"bytes of another SHA-256 were refused ({_answer_code(wrong)})")
+        if flaws:
+            return Finding(
+                "put-url",
+                Status.WARNING,
+                "A presigned PUT stored a probe, but " + "; and ".join(m for m, _ in flaws) + ".",
+                " ".join(hint for _, hint in flaws),
+            )
+        signed = " with " + " and ".join(_SIGNED_AS[name] for name in optional) if optional else ""
+        return Finding(
+            "put-url",
+            Status.OK,
+            f"A presigned PUT{signed}, as browsers send it, stored a probe"
+            + (f"; {' and '.join(proven)}" if proven else "")
+            + (
+                " (TRANSPORT 'post' uses PUT only for clients that cannot POST)."
+                if app_settings.transport == "post"
+                else "."
+            ),
+        )
+
+    def _put_refused(
+        self,
+        answer: s3http.Answer,
+        optional: list[str],
+        checksum: str | None,
+        failed: Status,
+        written: list[str],
+    ) -> Finding:
+        """The finding for a refused PUT: which signed header the provider refuses, if the
+        same PUT without it works."""
+        if _answer_code(answer) not in _NOT_A_HEADER:
+            trials = [[name] for name in optional] + ([optional] if len(optional) > 1 else [])
+            for drop in trials:
+                _, _, retry = self._presigned_put(written, checksum=checksum, drop=drop)
+                if retry.status < 300:
+                    return Finding(
+                        "put-url",
+                        failed,
+                        f"This provider refuses the signed {' and '.join(drop)} "
+                        f"({_error_of(answer)}); the same PUT without "
+                        f"{'it' if len(drop) == 1 else 'them'} works.",
+                        " ".join(
+                            f"Set {SETTING_NAME}[{_OPTIONAL_PUT_HEADERS[name][0]!r}] = "
+                            f"{_OPTIONAL_PUT_HEADERS[name][1]!r}."
+                            for name in drop
+                        )
+                        + " The app then signs no such header.",
+                    )
+        return Finding(
+            "put-url",
+            failed,
+            f"S3 refused the presigned PUT: {_error_of(answer)}.",
+            self._refusal_hint(answer, self._arn(app_settings.staging_prefix)),
+        )
+
+    def check_multipart(self) -> Finding:
+        """A multipart upload as the app runs one, at a key under the ``KEY_TEMPLATE`` prefix
+        (multipart uploads are written in place): created, a part sent by its presigned URL,
+        its parts and the open uploads listed, completed; then another one aborted."""
+        failed = Status.WARNING if app_settings.transport == "post" else Status.ERROR
+        key = probe_key()
+        opened: list[str] = []
+        try:
+            finding = self._multipart_probe(key, opened, failed)
+        except _Stop as stop:
+            finding = stop.finding
+        finally:
+            for multipart_id in opened:
+                with contextlib.suppress(ClientError, BotoCoreError):  # its step failed: said
+                    self.client.abort_multipart_upload(
+                        Bucket=self.bucket, Key=key, UploadId=multipart_id
+                    )
+            left = self._remove([key])
+        return self._left_behind(finding, left)
+
+    def _step_failed(
+        self, failed: Status, operation: str, error: ClientError, denied_hint: str
+    ) -> _Stop:
+        code = _code(error)
+        hint = denied_hint if code in _DENIED else _LOOK_UP
+        if code == "AccessControlListNotSupported":
+            hint = self._acl_hint()
+        return _Stop(Finding("multipart", failed, f"{operation} failed: {code}.", hint))
+
+    def _multipart_step(
+        self, failed: Status, operation: str, action: Callable[[], Any], denied_hint: str
+    ) -> Any:
+        try:
+            return action()
+        except ClientError as error:
+            raise self._step_failed(failed, operation, error, denied_hint) from error
+
+    def _multipart_probe(self, key: str, opened: list[str], failed: Status) -> Finding:
+        kept = self._arn(self._prefix())
+        checksum = _sha256(PROBE_BODY) if app_settings.checksum == "sha256" else None
+        conditional = app_settings.conditional_writes
+        extra = {param: value for _, param, value in storage.write_options()}
+
+        def create(**more: Any) -> str:
+            response = self.client.create_multipart_upload(
+                Bucket=self.bucket, Key=key, ContentType="text/plain", **extra, **more
+            )
+            opened.append(response["UploadId"])
+            return str(response["UploadId"])
+
+        write_hint = f"Allow s3:PutObject on {kept}: multipart uploads are written with it."
+        try:
+            multipart_id = create(**({"ChecksumAlgorithm": "SHA256"} if checksum else {}))
+        except ClientError as error:
+            refused = self._step_failed(failed, "CreateMultipartUpload", error, write_hint)
+            if not checksum or _code(error) in _DENIED:
+                raise refused from error
+            try:
+                create()
+            except ClientError:
+                raise refused from error
+            raise _Stop(
+                Finding(
+                    "multipart",
+                    failed,
+                    "This provider refuses multipart uploads with SHA-256 checksums "
+                    f"(ChecksumAlgorithm SHA256: {_code(error)}); without them it opens one.",
+                    f"Set {SETTING_NAME}['CHECKSUM'] = None. The app then asks for no checksum.",
+                )
+            ) from error
+
+        part = signing.presign_part(
+            key=key,
+            multipart_id=multipart_id,
+            number=1,
+            size=len(PROBE_BODY),
+            checksum=checksum,
+            expires_in=PROBE_EXPIRY,
+        )
+        answer = self._send_probe("PUT", part.url, part.headers, PROBE_BODY)
+        if answer.status >= 300:
+            raise _Stop(
+                Finding(
+                    "multipart",
+                    failed,
+                    f"S3 refused a part sent by its presigned URL: {_error_of(answer)}.",
+                    self._refusal_hint(answer, kept),
+                )
+            )
+        etag = str(answer.headers.get("ETag", ""))
+
+        listed = self._multipart_step(
+            failed,
+            "ListParts",
+            lambda: self.client.list_parts(Bucket=self.bucket, Key=key, UploadId=multipart_id),
+            f"Allow s3:ListMultipartUploadParts on {kept}: confirm and the upload-parts "
+            "endpoint ask S3 which parts arrived.",
+        )
+        sizes = {int(p["PartNumber"]): int(p["Size"]) for p in listed.get("Parts", [])}
+        if sizes.get(1) != len(PROBE_BODY):
+            raise _Stop(
+                Finding(
+                    "multipart",
+                    failed,
+                    f"S3 accepted a part but lists {sizes or 'none'} for the upload.",
+                    _LOOK_UP,
+                )
+            )
+        uploads = self._multipart_step(
+            failed,
+            "ListMultipartUploads",
+            lambda: self.client.list_multipart_uploads(Bucket=self.bucket, Prefix=key),
+            f"Allow s3:ListBucketMultipartUploads on arn:aws:s3:::{self.bucket}: "
+            "presigned_cleanup lists the open uploads under the prefix to abort those no "
+            "upload is sending.",
+        )
+        if multipart_id not in {u.get("UploadId") for u in uploads.get("Uploads", [])}:
+            raise _Stop(
+                Finding(
+                    "multipart",
+                    failed,
+                    "S3 does not list the multipart upload it just opened, so presigned_cleanup "
+                    "could not find and abort abandoned ones.",
+                    "Add the lifecycle rule the lifecycle check names: it aborts them anyway.",
+                )
+            )
+
+        parts = [
+            {"PartNumber": 1, "ETag": etag, **({"ChecksumSHA256": checksum} if checksum else {})}
+        ]
+
+        def complete(**more: Any) -> None:
+            self.client.complete_multipart_upload(
+                Bucket=self.bucket,
+                Key=key,
+                UploadId=multipart_id,
+                MultipartUpload={"Parts": parts},
+                **more,
+            )
+            opened.remove(multipart_id)
+
+        try:
+            complete(**({"IfNoneMatch": "*"} if conditional else {}))
+        except ClientError as error:
+            refused = self._step_failed(failed, "CompleteMultipartUpload", error, write_hint)
+            if not conditional or _code(error) in _DENIED:
+                raise refused from error
+            try:
+                complete()
+            except ClientError:
+                raise refused from error
+            raise _Stop(
+                Finding(
+                    "multipart",
+                    failed,
+                    "This provider refuses to complete a multipart upload with "
+                    f"If-None-Match: * ({_code(error)}); without it, it completes.",
+                    f"Set {SETTING_NAME}['CONDITIONAL_WRITES'] = False. The app then sends "
+                    "no such condition.",
+                )
+            ) from error
+
+        other = self._multipart_step(failed, "CreateMultipartUpload", create, write_hint)
+        self._multipart_step(
+            failed,
+            "AbortMultipartUpload",
+            lambda: self.client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=other),
+            f"Allow s3:AbortMultipartUpload on {kept}: deleting an upload and "
+            "presigned_cleanup abort the multipart uploads nobody will finish (abort "
+            f"{other} at {key} by hand, or let the lifecycle rule do it).",
+        )
+        opened.remove(other)
+        return Finding(
+            "multipart",
+            Status.OK,
+            f"Opened a multipart upload at {key}"
+            + (" with SHA-256 checksums" if checksum else "")
+            + ", sent a part by its presigned URL, listed its parts and the open uploads, "
+            "completed it"
+            + (" (If-None-Match: *)" if conditional else "")
+            + " and aborted another, with the app's credentials.",
+        )
+
+    # -- fixing CORS and lifecycle --------------------------------------------------------
 
     def apply_cors(self, origins: Sequence[str]) -> dict[str, Any]:
         """Put the app's CORS rule first (replacing an earlier one), keep other rules.
@@ -602,6 +1442,44 @@ class BucketDoctor:
         configuration = {"CORSRules": [cors_rule(origins), *others]}
         self.client.put_bucket_cors(Bucket=self.bucket, CORSConfiguration=configuration)
         return configuration
+
+    def apply_lifecycle(self) -> dict[str, Any]:
+        """Put the app's lifecycle rules first (replacing earlier ones), keep other rules.
+
+        Returns the configuration written.
+        """
+        try:
+            rules = self.client.get_bucket_lifecycle_configuration(Bucket=self.bucket).get(
+                "Rules", []
+            )
+        except ClientError as error:
+            if _code(error) != "NoSuchLifecycleConfiguration":
+                raise
+            rules = []
+        others = [
+            _legacy_to_filter(rule)
+            for rule in rules
+            if not str(rule.get("ID") or "").startswith(LIFECYCLE_RULE_PREFIX)
+        ]
+        configuration = {"Rules": [*lifecycle_rules(), *others]}
+        self.client.put_bucket_lifecycle_configuration(
+            Bucket=self.bucket, LifecycleConfiguration=configuration
+        )
+        return configuration
+
+
+def _header_allowed(header: str, allowed: Iterable[str]) -> bool:
+    """Whether a CORS rule's ``AllowedHeaders`` (each may hold one ``*``) allow *header*."""
+    name = header.lower()
+    for pattern in allowed:
+        pattern = pattern.lower()
+        head, star, tail = pattern.partition("*")
+        if not star:
+            if name == pattern:
+                return True
+        elif len(name) >= len(head) + len(tail) and name.startswith(head) and name.endswith(tail):
+            return True
+    return False
 
 
 def format_findings(findings: Sequence[Finding]) -> str:

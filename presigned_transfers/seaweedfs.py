@@ -391,9 +391,13 @@ class SeaweedFS:
     def create_bucket(self, name: str, *, cors_origins: Sequence[str] = ()) -> None:
         """Create bucket ``name`` (fine if it exists); with ``cors_origins``, set its CORS.
 
-        The CORS rule allows those origins to POST (uploads), GET, PUT and HEAD with any
-        request header, exposes ``ETag`` and lets browsers cache the preflight for 3000 s.
+        The CORS rule is the one ``presigned_doctor --apply-cors`` writes
+        (:func:`presigned_transfers.doctor.cors_rule`): those origins may POST and PUT with
+        any request header, ``ETag`` is exposed and browsers may cache the preflight for
+        3000 s.
         """
+        from presigned_transfers.doctor import cors_rule  # here: it needs Django, this not
+
         if isinstance(cors_origins, str):
             raise TypeError("cors_origins must be a sequence of origins, not a string")
         client = self.client()
@@ -402,18 +406,7 @@ class SeaweedFS:
                 client.create_bucket(Bucket=name)
             if cors_origins:
                 client.put_bucket_cors(
-                    Bucket=name,
-                    CORSConfiguration={
-                        "CORSRules": [
-                            {
-                                "AllowedOrigins": list(cors_origins),
-                                "AllowedMethods": ["POST", "GET", "PUT", "HEAD"],
-                                "AllowedHeaders": ["*"],
-                                "ExposeHeaders": ["ETag"],
-                                "MaxAgeSeconds": 3000,
-                            }
-                        ]
-                    },
+                    Bucket=name, CORSConfiguration={"CORSRules": [cors_rule(cors_origins)]}
                 )
         finally:
             client.close()

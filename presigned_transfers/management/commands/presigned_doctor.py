@@ -6,12 +6,14 @@ See :mod:`presigned_transfers.doctor` for every check. Exits 1 when a check fail
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from presigned_transfers import doctor
+from presigned_transfers import doctor, storage
 from presigned_transfers.checks import _origin_problem
 from presigned_transfers.conf import app_settings
 
@@ -19,8 +21,10 @@ from presigned_transfers.conf import app_settings
 class Command(BaseCommand):
     help = (
         "Check the configured S3 bucket: reachable, region, Block Public Access, no public "
-        "policy, CORS for CORS_ORIGINS, default encryption, access logging, and that the "
-        "app's credentials can put, get and delete objects under the upload prefix. "
+        "policy, CORS for CORS_ORIGINS, lifecycle rules, default encryption, access logging; "
+        "that the app's credentials can put, copy, get and delete objects under its prefixes; "
+        "and that a presigned POST form, a presigned PUT and a multipart upload work as "
+        "browsers send them (it recommends TRANSPORT 'put' where POST does not). "
         "Each finding says how to fix it. Exits 1 if a check fails."
     )
     requires_system_checks: list[str] = []
@@ -38,13 +42,20 @@ class Command(BaseCommand):
             nargs="*",
             metavar="ORIGIN",
             help="Before checking, write the CORS rule that lets these origins (default: "
-            "--origin, then CORS_ORIGINS) POST uploads; other rules are kept after it.",
+            "--origin, then CORS_ORIGINS) POST and PUT uploads; other rules are kept after it.",
+        )
+        parser.add_argument(
+            "--apply-lifecycle",
+            action="store_true",
+            help="Before checking, write the app's lifecycle rules: abort incomplete multipart "
+            "uploads under the KEY_TEMPLATE prefix, expire objects under STAGING_PREFIX (IDs "
+            f"{doctor.LIFECYCLE_RULE_PREFIX}...); other rules are kept after them.",
         )
         parser.add_argument(
             "--no-write-test",
             action="store_false",
             dest="write_test",
-            help="Do not write, read and delete a probe object under the upload prefix.",
+            help="Write no probe: skip the object checks and the POST, PUT and multipart probes.",
         )
         parser.add_argument(
             "--json", action="store_true", help="Print the findings as JSON instead of text."
@@ -68,12 +79,21 @@ class Command(BaseCommand):
         except ImproperlyConfigured as error:
             raise CommandError(f"{error} Run manage.py check for every setting problem.") from error
         if options["apply_cors"] is not None:
-            configuration = bucket_doctor.apply_cors(origins)
-            if not options["json"]:
-                self.stdout.write(
-                    f"Wrote the CORS configuration of {bucket_doctor.bucket!r}:\n"
-                    + json.dumps(configuration, indent=2)
-                )
+            self._apply(
+                options,
+                "CORS configuration",
+                "s3:PutBucketCORS",
+                bucket_doctor.bucket,
+                lambda: bucket_doctor.apply_cors(origins),
+            )
+        if options["apply_lifecycle"]:
+            self._apply(
+                options,
+                "lifecycle configuration",
+                "s3:PutLifecycleConfiguration",
+                bucket_doctor.bucket,
+                bucket_doctor.apply_lifecycle,
+            )
         findings = bucket_doctor.run()
         counts = doctor.summary(findings)
         if options["json"]:
@@ -87,3 +107,32 @@ class Command(BaseCommand):
             self.stdout.write(style(f"Summary: {line}."))
         if counts["error"]:
             raise CommandError(f"{counts['error']} check(s) failed; see the fixes above.")
+
+    def _apply(
+        self,
+        options: dict[str, Any],
+        what: str,
+        action: str,
+        bucket: str,
+        write: Callable[[], dict[str, Any]],
+    ) -> None:
+        """Write the bucket's *what* (S3 *action*), printing it; a refusal is a CommandError."""
+        try:
+            configuration = write()
+        except ClientError as error:
+            code = storage.error_code(error)
+            fix = (
+                f"It needs {action}: run the doctor with credentials allowed to change bucket "
+                "settings, or write it in the provider's console."
+                if code in doctor.DENIED_CODES
+                else "Look the error code up in the S3 error reference."
+            )
+            raise CommandError(
+                f"Could not write the {what} of {bucket!r}: {code}. {fix}"
+            ) from error
+        except BotoCoreError as error:
+            raise CommandError(f"Could not write the {what} of {bucket!r}: {error}") from error
+        if not options["json"]:
+            self.stdout.write(
+                f"Wrote the {what} of {bucket!r}:\n" + json.dumps(configuration, indent=2)
+            )
