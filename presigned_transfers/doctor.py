@@ -533,7 +533,7 @@ class BucketDoctor:
         if transport != "put":
             wanted.append(("POST", ()))
         if transport != "post":
-            headers = ["Content-Type", *storage.write_headers()]
+            headers = ["Content-Type", *app_settings.write_headers()]
             if app_settings.checksum:
                 headers.append("x-amz-checksum-sha256")
             if app_settings.conditional_writes:
@@ -1283,7 +1283,7 @@ class BucketDoctor:
         kept = self._arn(self._prefix())
         checksum = _sha256(PROBE_BODY) if app_settings.checksum == "sha256" else None
         conditional = app_settings.conditional_writes
-        extra = {param: value for _, param, value in storage.write_options()}
+        extra = {param: value for _, param, value in app_settings.write_options()}
 
         def create(**more: Any) -> str:
             response = self.client.create_multipart_upload(

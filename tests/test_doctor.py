@@ -1087,11 +1087,8 @@ def test_probes_cannot_connect(bucket, monkeypatch):
 def test_probes_without_credentials(bucket, monkeypatch):
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
         monkeypatch.delenv(name)
+    reset_app_state()  # forget the credentials found before
     doc = BucketDoctor(client=storage.get_client())
-    storage.reset()
-    from presigned_transfers import signing
-
-    signing.reset()
     finding = doc._guarded("post-object", doc.check_post)
     assert (finding.status, finding.message) == (
         Status.ERROR,
