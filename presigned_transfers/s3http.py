@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 import urllib3
 from urllib3.exceptions import HTTPError
+from urllib3.util import SKIP_HEADER
 
 from presigned_transfers import exceptions, signing
 from presigned_transfers.conf import app_settings
@@ -135,6 +136,11 @@ def request(
 
 def _send(method: str, url: str, headers: dict[str, str], read: int | None) -> Answer:
     headers.setdefault("User-Agent", _USER_AGENT)
+    if method != "GET":
+        # http.client would add "Accept-Encoding: identity" to every request. Only the ranged
+        # GET needs it (its bytes must be the object's, not of a compressed form of it); the
+        # copy's small XML answer may come in any encoding urllib3 decodes.
+        headers.setdefault("Accept-Encoding", SKIP_HEADER)
     response = get_pool().request(
         method, url, headers=headers, preload_content=False, redirect=False
     )
