@@ -471,7 +471,12 @@ class Child:
         server = _harness.Gunicorn(
             self.env, workers=self.args.workers, log_file=self.work / "gunicorn.log"
         )
-        active = [name for name in CANDIDATES if self.args.all or name not in OPTIONAL]
+        endpoints = self.args.endpoints.split(",") if self.args.endpoints else None
+        active = [
+            name
+            for name, spec in CANDIDATES.items()
+            if (self.args.all or name not in OPTIONAL) and (not endpoints or spec[0] in endpoints)
+        ]
         samples: dict[str, list[dict]] = {name: [] for name in active}
         pairs = {name: spec[1] for name, spec in CANDIDATES.items() if spec[1] and name in active}
         mixed: dict[str, list[dict]] = {name: [] for name in pairs}
@@ -640,6 +645,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--connections", type=int, default=4, help="wrk connections")
     parser.add_argument(
         "--all", action="store_true", help="also run the DB-only floor of confirm-upload"
+    )
+    parser.add_argument(
+        "--endpoints",
+        help="only these, comma-separated (upload-url, confirm-upload, download-url)",
     )
     parser.add_argument(
         "--pg-admin-url",
