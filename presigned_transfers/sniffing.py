@@ -151,10 +151,14 @@ class _Signatures:
 
 @functools.cache
 def _signatures() -> _Signatures:
-    """The index, built once per process on first use (~1 ms)."""
+    """The index, built once per process on first use (~1 ms).
+
+    From the tables ``puremagic.magic_string`` itself reads (those of ``puremagic.main``).
+    """
+    magic = puremagic.main
     tables: dict[tuple[int, int], dict[bytes, list[tuple[int, Any]]]] = {}
     unindexed = []
-    for position, row in enumerate(puremagic.magic_header_array):
+    for position, row in enumerate(magic.magic_header_array):
         if row.offset < 0:
             unindexed.append((position, row))
             continue
@@ -166,10 +170,10 @@ def _signatures() -> _Signatures:
             for (end, offset), table in sorted(tables.items())
         ),
         unindexed=tuple(unindexed),
-        footers=tuple(puremagic.magic_footer_array),
-        multi_part=puremagic.multi_part_dict,
-        max_head=puremagic.main.max_head,
-        max_foot=puremagic.main.max_foot,
+        footers=tuple(magic.magic_footer_array),
+        multi_part=magic.multi_part_dict,
+        max_head=magic.max_head,
+        max_foot=magic.max_foot,
     )
 
 
