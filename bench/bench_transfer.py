@@ -23,7 +23,9 @@ HTTP requests it sent to S3, counted by method from the request lines on the wir
 which count read/write syscalls on files (the temporary file, SQLite) but not the recv/send
 of sockets; CPU seconds (utime + stime, all its threads); peak RSS (``VmHWM``, reset after
 the warm-up through ``clear_refs``); the wall time of the upload; and "Django busy", the time
-the client waited on Django's answers (the worker can serve nobody else meanwhile).
+the client waited on Django's answers (the worker can serve nobody else meanwhile), and of it
+the time confirm took (its server-side copy is S3 copying the file: it takes longer as the file
+grows, though no byte of it passes through Django).
 Sizes run smallest first; within a size the ways alternate (A/B/C, C/B/A, ...), and each
 figure is the median over the repeats.
 
@@ -36,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import shutil
 import signal
@@ -89,8 +92,11 @@ def set_up_django(database_url: str, s3_endpoint: str) -> Session:
     return Session(client.cookies["sessionid"].value, get_random_string(32, CSRF_ALLOWED_CHARS))
 
 
-def direct(server: str, session: Session, path: Path, policy: str = "large") -> float:
-    """Upload *path* the presigned way; return the seconds Django spent answering."""
+def direct(
+    server: str, session: Session, path: Path, policy: str = "large"
+) -> tuple[float, float | None]:
+    """Upload *path* the presigned way; return the seconds Django spent answering, and of
+    those the seconds confirm took."""
     size = path.stat().st_size
     start = time.perf_counter()
     status, signed = session.json(
@@ -117,14 +123,15 @@ def direct(server: str, session: Session, path: Path, policy: str = "large") -> 
     status, confirmed = session.json(
         "POST", f"{server}/xfer/confirm-upload/", {"upload_id": signed["upload_id"]}
     )
-    busy += time.perf_counter() - start
+    confirm = time.perf_counter() - start
     assert status == 200 and confirmed["upload"]["status"] == "complete", (status, confirmed)
     assert confirmed["upload"]["size"] == size
-    return busy
+    return busy + confirm, confirm
 
 
-def proxied(server: str, session: Session, path: Path) -> float:
-    """Upload *path* through Django; return the seconds Django spent answering."""
+def proxied(server: str, session: Session, path: Path) -> tuple[float, float | None]:
+    """Upload *path* through Django; return the seconds Django spent answering (and no
+    confirm)."""
     size = path.stat().st_size
     start = time.perf_counter()
     status, body = post_multipart(
@@ -138,10 +145,12 @@ def proxied(server: str, session: Session, path: Path) -> float:
     busy = time.perf_counter() - start
     assert status == 201, (status, body[:500])
     assert json.loads(body)["size"] == size
-    return busy
+    return busy, None
 
 
-def direct_without_sniffing(server: str, session: Session, path: Path) -> float:
+def direct_without_sniffing(
+    server: str, session: Session, path: Path
+) -> tuple[float, float | None]:
     return direct(server, session, path, policy="large-nosniff")
 
 
@@ -220,7 +229,7 @@ def measure(
         Path(f"/proc/{pid}/clear_refs").write_text("5")  # peak RSS := current RSS
         before = proc_stats(pid)
         start = time.perf_counter()
-        busy = WAYS[way](server.url, session, path)
+        busy, confirm = WAYS[way](server.url, session, path)
         wall = time.perf_counter() - start
         sockets_after = settled_counts(pid, count_dir)
         after = proc_stats(pid)
@@ -237,6 +246,7 @@ def measure(
         "peak_rss_mb": after["hwm_kb"] / 1024,
         "wall_s": wall,
         "busy_s": busy,
+        "confirm_s": confirm if confirm is not None else float("nan"),
     }
 
 
@@ -266,8 +276,8 @@ def report(results: dict[tuple[str, int], list[dict]]) -> str:
     }
     lines = [
         "| way | file | received | sent | moved / file | file I/O / file | CPU s "
-        "| RSS before → peak MB | wall s | Django busy s |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| RSS before → peak MB | wall s | Django busy s | of which confirm s |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for (way, size), m in med.items():
         lines.append(
@@ -275,7 +285,8 @@ def report(results: dict[tuple[str, int], list[dict]]) -> str:
             f"| {ratio((m['received'] + m['sent']) / size)} "
             f"| {ratio((m['rchar'] + m['wchar']) / size)} "
             f"| {m['cpu_s']:.2f} | {m['rss_before_mb']:.0f} → {m['peak_rss_mb']:.0f} "
-            f"| {m['wall_s']:.2f} | {m['busy_s']:.3f} |"
+            f"| {m['wall_s']:.2f} | {m['busy_s']:.3f} "
+            f"| {'—' if math.isnan(m['confirm_s']) else format(m['confirm_s'], '.3f')} |"
         )
     lines += [
         "",
