@@ -52,8 +52,8 @@ DISPOSITION = (
     "filename*=UTF-8''report%20final%20%28v2%29%20%E2%80%93%20Q3.pdf"
 )
 FIELDS = {"acl": "private", "Content-Type": CONTENT_TYPE}
+# What signing.presign_post passes (the presigner adds the exact {"key": KEY} itself).
 CONDITIONS = [
-    ["eq", "$key", KEY],
     {"acl": "private"},
     ["eq", "$Content-Type", CONTENT_TYPE],
     ["content-length-range", 1, 10 * 1024 * 1024],

@@ -7,28 +7,38 @@ Every way runs against SeaweedFS on loopback, through a real gunicorn server (on
 so the Django process is one pid), started fresh for every run so its peak RSS is that run's:
 
 - direct (presigned): the client calls ``upload-url``, POSTs the file to SeaweedFS itself
-  (multipart, fields first, streamed from disk), then calls ``confirm-upload``; Django only
-  sees two small JSON requests and makes confirm's HEAD and 4 KB ranged GET (sniffing);
-- direct, SNIFF off: the same with an upload policy whose ``SNIFF`` is off (no ranged GET);
+  (multipart, fields first, streamed from disk, to the staging key the form names), then
+  calls ``confirm-upload``; Django only sees two small JSON requests and sends confirm's two
+  S3 requests: a ranged GET of the first 4 KiB (sniffing) and the conditional server-side
+  copy to the kept key;
+- direct, SNIFF off: the same with an upload policy whose ``SNIFF`` is off (the GET reads 1 byte);
 - proxied (classic): the client POSTs the file to a Django view (``bench.views.proxied_upload``)
   that reads ``request.FILES`` (spooled to a temporary file above 2.5 MB, Django's default)
   and sends it to S3 with boto3's ``upload_fileobj`` (multipart above 8 MB, 10 threads).
 
 Each run first makes one 1 MB upload the same way, so imports, boto3 clients and connections
-are warm; then, around the measured upload only: the worker's socket bytes by peer (wrapped
+are warm; then, around the measured upload only: the worker's socket bytes by peer and the
+HTTP requests it sent to S3, counted by method from the request lines on the wire (wrapped
 ``socket.socket`` methods, see ``bench/gunicorn_hooks.py``); ``/proc/<pid>/io`` rchar + wchar,
 which count read/write syscalls on files (the temporary file, SQLite) but not the recv/send
 of sockets; CPU seconds (utime + stime, all its threads); peak RSS (``VmHWM``, reset after
 the warm-up through ``clear_refs``); the wall time of the upload; and "Django busy", the time
-the client waited on Django's answers (the worker can serve nobody else meanwhile).
+the client waited on Django's answers (the worker can serve nobody else meanwhile), and of it
+the time confirm took (its server-side copy is S3 copying the file: it takes longer as the file
+grows, though no byte of it passes through Django).
 Sizes run smallest first; within a size the ways alternate (A/B/C, C/B/A, ...), and each
 figure is the median over the repeats.
+
+Targets: the direct way moves at most :data:`OVERHEAD_TARGET` bytes per upload beyond what
+confirm reads of the file on purpose (4,096 bytes with sniffing on, 1 with it off), the same
+for every file size; the proxied way is shown moving at least twice the file.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import shutil
 import signal
@@ -40,12 +50,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import _harness
+from bench import _harness, gunicorn_hooks
 from bench._client import Session, post_multipart
 
 MB = 1024 * 1024
 TICK = os.sysconf("SC_CLK_TCK")
 WARM_UP_SIZE = 1 * MB
+#: Bytes per upload the direct way may move beyond the file bytes confirm reads on purpose.
+OVERHEAD_TARGET = 4000
+#: What confirm reads of the file on purpose: the sniffer's head, or 1 byte without sniffing.
+READ_ON_PURPOSE = {"direct (presigned)": 4096, "direct, SNIFF off": 1}
 
 
 def make_file(path: Path, size: int) -> None:
@@ -78,8 +92,11 @@ def set_up_django(database_url: str, s3_endpoint: str) -> Session:
     return Session(client.cookies["sessionid"].value, get_random_string(32, CSRF_ALLOWED_CHARS))
 
 
-def direct(server: str, session: Session, path: Path, policy: str = "large") -> float:
-    """Upload *path* the presigned way; return the seconds Django spent answering."""
+def direct(
+    server: str, session: Session, path: Path, policy: str = "large"
+) -> tuple[float, float | None]:
+    """Upload *path* the presigned way; return the seconds Django spent answering, and of
+    those the seconds confirm took."""
     size = path.stat().st_size
     start = time.perf_counter()
     status, signed = session.json(
@@ -106,14 +123,15 @@ def direct(server: str, session: Session, path: Path, policy: str = "large") -> 
     status, confirmed = session.json(
         "POST", f"{server}/xfer/confirm-upload/", {"upload_id": signed["upload_id"]}
     )
-    busy += time.perf_counter() - start
+    confirm = time.perf_counter() - start
     assert status == 200 and confirmed["upload"]["status"] == "complete", (status, confirmed)
     assert confirmed["upload"]["size"] == size
-    return busy
+    return busy + confirm, confirm
 
 
-def proxied(server: str, session: Session, path: Path) -> float:
-    """Upload *path* through Django; return the seconds Django spent answering."""
+def proxied(server: str, session: Session, path: Path) -> tuple[float, float | None]:
+    """Upload *path* through Django; return the seconds Django spent answering (and no
+    confirm)."""
     size = path.stat().st_size
     start = time.perf_counter()
     status, body = post_multipart(
@@ -127,10 +145,12 @@ def proxied(server: str, session: Session, path: Path) -> float:
     busy = time.perf_counter() - start
     assert status == 201, (status, body[:500])
     assert json.loads(body)["size"] == size
-    return busy
+    return busy, None
 
 
-def direct_without_sniffing(server: str, session: Session, path: Path) -> float:
+def direct_without_sniffing(
+    server: str, session: Session, path: Path
+) -> tuple[float, float | None]:
     return direct(server, session, path, policy="large-nosniff")
 
 
@@ -184,10 +204,14 @@ def socket_counts(pid: int, count_dir: Path) -> dict[str, int]:
     return json.loads(path.read_text())
 
 
-def measure(way: str, path: Path, env: dict[str, str], work: Path, warm_up: Path) -> dict:
+def measure(
+    way: str, path: Path, env: dict[str, str], work: Path, warm_up: Path, wire: Path | None
+) -> dict:
     count_dir = work / "counts"
     count_dir.mkdir(exist_ok=True)
     env = {**env, "BENCH_COUNT_DIR": str(count_dir)}
+    if wire is not None:
+        env["BENCH_WIRE_LOG"] = str(wire)
     server = _harness.Gunicorn(
         env,
         workers=1,
@@ -200,14 +224,17 @@ def measure(way: str, path: Path, env: dict[str, str], work: Path, warm_up: Path
         session = SESSION
         WAYS[way](server.url, session, warm_up)
         sockets_before = settled_counts(pid, count_dir)
+        if wire is not None:
+            wire.write_bytes(b"")  # the warm-up's out; the worker appends (O_APPEND)
         Path(f"/proc/{pid}/clear_refs").write_text("5")  # peak RSS := current RSS
         before = proc_stats(pid)
         start = time.perf_counter()
-        busy = WAYS[way](server.url, session, path)
+        busy, confirm = WAYS[way](server.url, session, path)
         wall = time.perf_counter() - start
         sockets_after = settled_counts(pid, count_dir)
         after = proc_stats(pid)
     moved = {key: sockets_after[key] - sockets_before[key] for key in sockets_after}
+    assert moved["s3_requests"] == sum(moved[f"s3_{m}"] for m in gunicorn_hooks.METHODS), moved
     return {
         "received": moved["client_in"] + moved["s3_in"],
         "sent": moved["client_out"] + moved["s3_out"],
@@ -219,6 +246,7 @@ def measure(way: str, path: Path, env: dict[str, str], work: Path, warm_up: Path
         "peak_rss_mb": after["hwm_kb"] / 1024,
         "wall_s": wall,
         "busy_s": busy,
+        "confirm_s": confirm if confirm is not None else float("nan"),
     }
 
 
@@ -233,6 +261,14 @@ def ratio(n: float) -> str:
     return f"{n:.4f}x" if n >= 0.01 else f"{n:.1e}x"
 
 
+def requests_by_method(m: dict) -> str:
+    """ "2 (GET 1, PUT 1)": the S3 requests of one upload (medians), by method."""
+    methods = ", ".join(
+        f"{method} {m[f's3_{method}']:g}" for method in gunicorn_hooks.METHODS if m[f"s3_{method}"]
+    )
+    return f"{m['s3_requests']:g} ({methods})" if methods else f"{m['s3_requests']:g}"
+
+
 def report(results: dict[tuple[str, int], list[dict]]) -> str:
     med = {
         scenario: {key: statistics.median(run[key] for run in runs) for key in runs[0]}
@@ -240,8 +276,8 @@ def report(results: dict[tuple[str, int], list[dict]]) -> str:
     }
     lines = [
         "| way | file | received | sent | moved / file | file I/O / file | CPU s "
-        "| RSS before → peak MB | wall s | Django busy s |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| RSS before → peak MB | wall s | Django busy s | of which confirm s |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for (way, size), m in med.items():
         lines.append(
@@ -249,20 +285,23 @@ def report(results: dict[tuple[str, int], list[dict]]) -> str:
             f"| {ratio((m['received'] + m['sent']) / size)} "
             f"| {ratio((m['rchar'] + m['wchar']) / size)} "
             f"| {m['cpu_s']:.2f} | {m['rss_before_mb']:.0f} → {m['peak_rss_mb']:.0f} "
-            f"| {m['wall_s']:.2f} | {m['busy_s']:.3f} |"
+            f"| {m['wall_s']:.2f} | {m['busy_s']:.3f} "
+            f"| {'—' if math.isnan(m['confirm_s']) else format(m['confirm_s'], '.3f')} |"
         )
     lines += [
         "",
         "Socket bytes by peer, per upload (medians): client = the uploader's connections to "
-        "Django, S3 = Django's connections to SeaweedFS.",
+        "Django, S3 = Django's connections to SeaweedFS; S3 requests = the HTTP requests the "
+        "worker sent to S3 during the upload, by method (request lines on the wire).",
         "",
-        "| way | file | from client | to client | from S3 | to S3 | total |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| way | file | from client | to client | from S3 | to S3 | total | S3 requests |",
+        "|---|---:|---:|---:|---:|---:|---:|---|",
     ]
     for (way, size), m in med.items():
         lines.append(
             f"| {way} | {human(size)} | {m['client_in']:,.0f} | {m['client_out']:,.0f} "
-            f"| {m['s3_in']:,.0f} | {m['s3_out']:,.0f} | {m['received'] + m['sent']:,.0f} |"
+            f"| {m['s3_in']:,.0f} | {m['s3_out']:,.0f} | {m['received'] + m['sent']:,.0f} "
+            f"| {requests_by_method(m)} |"
         )
     lines.append("")
     for way in WAYS:
@@ -271,16 +310,19 @@ def report(results: dict[tuple[str, int], list[dict]]) -> str:
         sizes = [size for (w, size) in med if w == way]
         if not moved:
             continue
-        if way.startswith("direct"):
+        if way in READ_ON_PURPOSE:
+            target = READ_ON_PURPOSE[way] + OVERHEAD_TARGET
+            requests = sorted({requests_by_method(m) for (w, _), m in med.items() if w == way})
             lines.append(
                 f"- {way}: {min(moved):,.0f} to {max(moved):,.0f} bytes moved per upload, "
-                f"from {human(min(sizes))} to {human(max(sizes))} files (target <= 4 KB: "
-                f"{'met' if max(moved) <= 4096 else 'NOT met'}); peak RSS "
-                f"{min(peaks):.0f} to {max(peaks):.0f} MB"
+                f"from {human(min(sizes))} to {human(max(sizes))} files (target <= "
+                f"{READ_ON_PURPOSE[way]:,} + {OVERHEAD_TARGET:,} = {target:,} B, flat in file "
+                f"size: {'met' if max(moved) <= target else 'NOT met'}, "
+                f"{max(moved) - min(moved):,.0f} B apart); S3 requests per confirm: "
+                f"{' / '.join(requests)}; peak RSS {min(peaks):.0f} to {max(peaks):.0f} MB"
             )
         else:
-            ratios = [m["received"] + m["sent"] for (w, _), m in med.items() if w == way]
-            ratios = [n / size for n, size in zip(ratios, sizes, strict=True)]
+            ratios = [n / size for n, size in zip(moved, sizes, strict=True)]
             lines.append(
                 f"- {way}: {min(ratios):.4f}x to {max(ratios):.4f}x the file size moved "
                 f"(target: shown >= 2x: {'met' if min(ratios) >= 2 else 'NOT met'}); "
@@ -300,6 +342,11 @@ def main(argv: list[str] | None = None) -> int:
         "--repeats", default="3,3,1", help="runs per way for each size (one value: for all)"
     )
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    parser.add_argument(
+        "--wire",
+        metavar="DIR",
+        help="write what the worker moved in each measured upload (2 KiB per chunk) to DIR",
+    )
     args = parser.parse_args(argv)
     sizes = [int(float(s) * MB) for s in args.sizes.split(",")]
     repeats = [int(r) for r in args.repeats.split(",")]
@@ -307,6 +354,8 @@ def main(argv: list[str] | None = None) -> int:
     assert len(repeats) == len(sizes), "--repeats needs one value or one per size"
 
     _harness.clean_environment()
+    if args.wire:
+        Path(args.wire).mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="bench-transfer-"))
     seaweed = None
     try:
@@ -326,7 +375,11 @@ def main(argv: list[str] | None = None) -> int:
             make_file(path, size)
             for i in range(count):
                 for way in order if i % 2 == 0 else order[::-1]:
-                    run = measure(way, path, env, work, warm_up)
+                    wire = None
+                    if args.wire:
+                        name = way.split()[0].strip(",") + ("-nosniff" if "SNIFF" in way else "")
+                        wire = Path(args.wire) / f"{name}-{size // MB}MB-{i}.log"
+                    run = measure(way, path, env, work, warm_up, wire)
                     results.setdefault((way, size), []).append(run)
                     print(
                         f"{way}, {human(size)}: moved {human(run['received'] + run['sent'])}, "

@@ -80,7 +80,7 @@ PRESIGNED_TRANSFERS = {
             "MIN_SIZE": 1,
             "MAX_SIZE": 20 * MB,
         },
-        # Confirm without content sniffing: a HEAD, no ranged GET.
+        # Confirm without content sniffing: its ranged GET reads 1 byte, not 4 KiB.
         "nosniff": {
             "CONTENT_TYPES": ["application/pdf"],
             "MIN_SIZE": 1,

@@ -1,9 +1,10 @@
 """Views that exist only for the benchmarks.
 
 *Floor* views do what Django itself must do for each endpoint — the session and user lookups
-(middleware), Django's CSRF check, parsing the JSON body, and the same database reads and
-writes as our view — and nothing of ours: no validation, no signing, no audit log, no signals.
-Each endpoint's throughput is compared with its floor's.
+(middleware), Django's CSRF check, parsing the JSON body, the same database reads and writes
+as our view and, for confirm, the same two S3 requests made the ordinary way (boto3, a cached
+client) — and nothing of ours: no validation, no signing, no check of what was read, no audit
+log, no signals. Each endpoint's throughput is compared with its floor's.
 
 :func:`proxied_upload` is the classic way to take a file that :mod:`bench.bench_transfer`
 compares with the presigned flow: Django receives the multipart body (``request.FILES``,
@@ -32,6 +33,8 @@ from presigned_transfers.policy import key_filename
 
 #: What confirm reads for sniffing (presigned_transfers.sniffing.HEAD_BYTES).
 SNIFF_BYTES = 4096
+#: Where the browser's upload lands before confirm (the app's default STAGING_PREFIX).
+STAGING_PREFIX = "incoming/"
 
 _local = threading.local()
 
@@ -65,10 +68,12 @@ def upload_url_floor(request: HttpRequest) -> JsonResponse:
         return _unauthorized()
     data = json.loads(request.body)
     filename = data["filename"]
+    key = f"uploads/{request.user.pk}/{secrets.token_hex(16)}_{filename}"
     with transaction.atomic():
         upload = Upload.objects.create(
             owner=request.user,
-            key=f"uploads/{request.user.pk}/{secrets.token_hex(16)}_{filename}",
+            key=key,
+            staging_key=STAGING_PREFIX + key,
             original_filename=filename,
             content_type=data["content_type"],
             declared_size=data["size"],
@@ -78,8 +83,14 @@ def upload_url_floor(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"upload_id": str(upload.pk)}, status=201)
 
 
-def _confirm_floor(request: HttpRequest, *, head: bool, sniff: bool) -> JsonResponse:
-    """confirm-upload's row lock and update, with (optionally) the same S3 reads."""
+def _confirm_floor(request: HttpRequest, *, read: int) -> JsonResponse:
+    """confirm-upload's row lock and update; with *read* > 0, the same two S3 requests.
+
+    Those are what a Django developer would write with a cached boto3 client: a ranged GET
+    of the object's first *read* bytes at the staging key (its answer gives the size and
+    the ETag), then a server-side copy to the kept key, conditioned on that ETag, with the
+    same ACL as ours. No check of what was read.
+    """
     if not request.user.is_authenticated:
         return _unauthorized()
     data = json.loads(request.body)
@@ -87,38 +98,57 @@ def _confirm_floor(request: HttpRequest, *, head: bool, sniff: bool) -> JsonResp
         upload = (
             Upload.objects.select_for_update().filter(owner=request.user).get(pk=data["upload_id"])
         )
-        size = upload.declared_size
-        if head:
-            size = _s3().head_object(Bucket=_bucket(), Key=upload.key)["ContentLength"]
-        if sniff:
-            response = _s3().get_object(
-                Bucket=_bucket(), Key=upload.key, Range=f"bytes=0-{SNIFF_BYTES - 1}"
+        size, etag, version = upload.declared_size, "", ""
+        if read:
+            client, bucket = _s3(), _bucket()
+            response = client.get_object(
+                Bucket=bucket, Key=upload.staging_key, Range=f"bytes=0-{read - 1}"
             )
             with response["Body"] as body:
                 body.read()
+            size = int(response["ContentRange"].rpartition("/")[2])
+            copied = client.copy_object(
+                Bucket=bucket,
+                Key=upload.key,
+                CopySource={"Bucket": bucket, "Key": upload.staging_key},
+                CopySourceIfMatch=response["ETag"],
+                ACL="private",
+            )
+            etag = copied["CopyObjectResult"]["ETag"].strip('"')
+            version = copied.get("VersionId", "")
         upload.status = Upload.Status.COMPLETE
         upload.verified_size = size
+        upload.etag, upload.version_id = etag, version
         upload.confirmed_at = timezone.now()
-        upload.save(update_fields=["status", "verified_size", "confirmed_at", "updated_at"])
+        upload.save(
+            update_fields=[
+                "status",
+                "verified_size",
+                "etag",
+                "version_id",
+                "confirmed_at",
+                "updated_at",
+            ]
+        )
     return JsonResponse({"upload": {"id": str(upload.pk), "status": upload.status}})
 
 
 @require_POST
 def confirm_floor_db(request: HttpRequest) -> JsonResponse:
     """confirm's database work only: no S3 request at all."""
-    return _confirm_floor(request, head=False, sniff=False)
+    return _confirm_floor(request, read=0)
 
 
 @require_POST
-def confirm_floor_head(request: HttpRequest) -> JsonResponse:
-    """confirm's database work and its HEAD (what confirm does without sniffing)."""
-    return _confirm_floor(request, head=True, sniff=False)
+def confirm_floor_byte(request: HttpRequest) -> JsonResponse:
+    """confirm's database work, a 1-byte ranged GET and the copy (confirm without sniffing)."""
+    return _confirm_floor(request, read=1)
 
 
 @require_POST
-def confirm_floor_head_get(request: HttpRequest) -> JsonResponse:
-    """confirm's database work, its HEAD and its ranged GET of the first 4 KB (sniffing)."""
-    return _confirm_floor(request, head=True, sniff=True)
+def confirm_floor_sniff(request: HttpRequest) -> JsonResponse:
+    """confirm's database work, a ranged GET of the first 4 KiB (sniffing) and the copy."""
+    return _confirm_floor(request, read=SNIFF_BYTES)
 
 
 @require_GET

@@ -24,15 +24,27 @@ def record(
 
     Pass *upload_id* for an upload whose row is already deleted (its ``pk`` is ``None``).
     """
+    if not logger.isEnabledFor(logging.INFO):
+        return
     user_id = getattr(user, "pk", None)
     if upload is not None and upload.pk is not None:
         upload_id = upload.pk
     upload_id = str(upload_id) if upload_id is not None else None
-    logger.info(
-        "%s user=%s upload=%s%s",
-        event,
-        user_id,
-        upload_id,
-        "".join(f" {k}={v}" for k, v in details.items()),
-        extra={"event": event, "user_id": user_id, "upload_id": upload_id, **details},
+    # What logger.info() does, less its search of the call stack for the caller
+    # (findCaller), which would always find this function: its place is given instead.
+    logger.handle(
+        logger.makeRecord(
+            logger.name,
+            logging.INFO,
+            __file__,
+            _LINE,
+            "%s user=%s upload=%s%s",
+            (event, user_id, upload_id, "".join(f" {k}={v}" for k, v in details.items())),
+            None,
+            func="record",
+            extra={"event": event, "user_id": user_id, "upload_id": upload_id, **details},
+        )
     )
+
+
+_LINE = record.__code__.co_firstlineno

@@ -31,6 +31,7 @@ import urllib3
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 from urllib3.exceptions import HTTPError
+from urllib3.util import SKIP_HEADER
 
 from presigned_transfers import exceptions
 from presigned_transfers.conf import SETTING_NAME, app_settings
@@ -133,6 +134,11 @@ def request(
 
 def _send(method: str, url: str, headers: dict[str, str], read: int | None) -> Answer:
     headers.setdefault("User-Agent", _USER_AGENT)
+    if method != "GET":
+        # http.client would add "Accept-Encoding: identity" to every request. Only the ranged
+        # GET needs it (its bytes must be the object's, not of a compressed form of it); the
+        # copy's small XML answer may come in any encoding urllib3 decodes.
+        headers.setdefault("Accept-Encoding", SKIP_HEADER)
     response = get_pool().request(
         method, url, headers=headers, preload_content=False, redirect=False
     )

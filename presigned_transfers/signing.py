@@ -31,6 +31,8 @@ from presigned_transfers.conf import (
 from presigned_transfers.sigv4 import Credentials, S3Presigner, credentials_from_boto3
 
 logger = logging.getLogger("presigned_transfers")
+#: What S3 replaces by the uploaded file's name in a POST's key (see sigv4.S3Presigner).
+_FILENAME_PLACEHOLDER = "${filename}"
 _lock = threading.Lock()
 _signer: tuple[S3Presigner, Callable[[], Credentials]] | None = None
 
@@ -136,7 +138,11 @@ def presign_post(
     fields, conditions = post_fields_and_conditions(
         content_type=content_type, min_size=min_size, max_size=max_size, checksum=checksum
     )
-    conditions.insert(0, ["eq", "$key", key])
+    if key.endswith(_FILENAME_PLACEHOLDER):
+        # The presigner pins such a key by its prefix only (S3 puts the browser's file name
+        # in place of "${filename}"): pin the whole key as well. Any other key is pinned
+        # exactly by the presigner's own {"key": ...} condition, and once is enough.
+        conditions.insert(0, ["eq", "$key", key])
     presigner, credentials = get_signer()
     url, signed_fields = presigner.presign_post(
         _credentials(credentials),

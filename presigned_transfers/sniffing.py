@@ -6,7 +6,10 @@ confirm the server reads the object's first :data:`HEAD_BYTES` bytes (one ranged
 asks a sniffer whether they fit the declared type.
 
 The default sniffer, :func:`matches_declared_type`, uses the signature database of
-`puremagic <https://pypi.org/project/puremagic/>`_ (maintained, pure Python, no libmagic):
+`puremagic <https://pypi.org/project/puremagic/>`_ (maintained, pure Python, no libmagic),
+indexed once per process by where each signature lies, so a head is looked up rather than
+compared with every signature (the same matches as ``puremagic.magic_string``, in ~40 µs
+rather than ~0.6 ms):
 
 * content that looks like a native executable (PE/DOS, ELF, Mach-O) is refused, whatever
   type was declared (unless an executable type was declared);
@@ -33,9 +36,11 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 
 import puremagic
+import puremagic.main
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
@@ -112,21 +117,118 @@ def canonical_type(content_type: str) -> str:
 
 
 def detect(head: bytes) -> list[Match]:
-    """Every signature *head* matches, most confident first (empty if none does)."""
-    if not head:
+    """Every signature *head* matches, most confident first (empty if none does).
+
+    The same list, in the same order, as ``puremagic.magic_string(head)`` gives (see
+    :func:`_identify`).
+    """
+    return [_match(row) for row in _identify(head)]
+
+
+def _match(row: Any) -> Match:
+    return Match(
+        content_type=canonical_type(row.mime_type),
+        name=row.name or "",
+        extension=row.extension or "",
+    )
+
+
+@dataclass(frozen=True)
+class _Signatures:
+    """puremagic's signature database, indexed by where its signatures lie."""
+
+    #: ``(end, offset, {bytes: ((position, row), ...)})`` per (offset, length) of header
+    #: signatures, by ``end``: a head of n bytes can only match groups whose end is <= n.
+    groups: tuple[tuple[int, int, dict[bytes, tuple[tuple[int, Any], ...]]], ...]
+    #: Header signatures at a negative offset, if the database has any (none in 1.30):
+    #: checked one by one, as puremagic does.
+    unindexed: tuple[tuple[int, Any], ...]
+    footers: tuple[Any, ...]
+    multi_part: dict[bytes, list[Any]]
+    max_head: int
+    max_foot: int
+
+
+@functools.cache
+def _signatures() -> _Signatures:
+    """The index, built once per process on first use (~1 ms).
+
+    From the tables ``puremagic.magic_string`` itself reads (those of ``puremagic.main``).
+    """
+    magic = puremagic.main
+    tables: dict[tuple[int, int], dict[bytes, list[tuple[int, Any]]]] = {}
+    unindexed = []
+    for position, row in enumerate(magic.magic_header_array):
+        if row.offset < 0:
+            unindexed.append((position, row))
+            continue
+        table = tables.setdefault((row.offset + len(row.byte_match), row.offset), {})
+        table.setdefault(row.byte_match, []).append((position, row))
+    return _Signatures(
+        groups=tuple(
+            (end, offset, {match: tuple(rows) for match, rows in table.items()})
+            for (end, offset), table in sorted(tables.items())
+        ),
+        unindexed=tuple(unindexed),
+        footers=tuple(magic.magic_footer_array),
+        multi_part=magic.multi_part_dict,
+        max_head=magic.max_head,
+        max_foot=magic.max_foot,
+    )
+
+
+def _identify(string: bytes) -> list[Any]:
+    """The signatures *string* matches, in the order ``puremagic.magic_string`` lists them.
+
+    puremagic's own matching (``magic_string`` without a file name; its version 1.30) with
+    one difference: instead of comparing the head with each of its ~1,400 header signatures
+    in turn (~0.6 ms), it looks the head's bytes up at each (offset, length) the signatures
+    have (~140 dictionary lookups). Every other step is puremagic's, in its order: footer
+    signatures (compared with the last bytes of *string*), multi-part signatures, the
+    confidence (by the length of the matched bytes) and the stable sort by it.
+    ``tests/test_sniffing.py`` checks that the two agree for every signature in the database.
+    """
+    if not string:
         return []
-    try:
-        found = puremagic.magic_string(head)
-    except (puremagic.PureError, ValueError):
-        return []
-    return [
-        Match(
-            content_type=canonical_type(item.mime_type),
-            name=item.name or "",
-            extension=item.extension or "",
-        )
-        for item in found
-    ]
+    index = _signatures()
+    header, footer = string[: index.max_head], string[-index.max_foot :]
+    size = len(header)
+    found: list[tuple[int, Any]] = []
+    for end, offset, table in index.groups:
+        if end > size:
+            break
+        rows = table.get(header[offset:end])
+        if rows is not None:
+            found += rows
+    for position, row in index.unindexed:
+        end = row.offset + len(row.byte_match)
+        if end <= size and header[row.offset : end] == row.byte_match:
+            found.append((position, row))
+    found.sort(key=itemgetter(0))
+    matches = [row for _, row in found]
+    for row in index.footers:
+        end = row.offset + len(row.byte_match)
+        if (footer[row.offset : end] if end != 0 else footer[row.offset :]) == row.byte_match:
+            matches.append(row)
+    more = set()
+    for matched in matches:
+        for row in index.multi_part.get(matched.byte_match, ()):
+            end = row.offset + len(row.byte_match)
+            if row.offset < 0:
+                area = footer[row.offset : end] if end != 0 else footer[row.offset :]
+                if area == row.byte_match:
+                    more.add(row._replace(byte_match=matched.byte_match + row.byte_match))
+            elif end <= size and header[row.offset : end] == row.byte_match:
+                more.add(row._replace(byte_match=header[matched.offset : end]))
+    matches.extend(more)
+    return sorted(matches, key=_rank, reverse=True)
+
+
+def _rank(row: Any) -> tuple[float, int]:
+    # puremagic's confidence without a file name (0.1 per matched byte, at most 0.8), computed
+    # as it does, then the length of the match.
+    length = len(row.byte_match)
+    return (0.8 if length >= 9 else float(f"0.{length}"), length)
 
 
 def matches_declared_type(head: bytes, content_type: str) -> bool:

@@ -93,3 +93,16 @@ def test_the_endpoints_audit_too(moto_s3, user_client, user, records):
     [record] = records()
     assert audit(record) == ("sign", user.pk, response.json()["upload_id"])
     assert response.json()["url"] not in record.getMessage()
+
+
+def test_a_record_names_its_place_and_none_is_made_below_info(user, records, caplog):
+    from presigned_transfers import audit as audit_module
+
+    audit_module.record("delete", user=user, upload_id="u-1", reason="test")
+    (made,) = records()
+    assert (made.pathname, made.module, made.funcName) == (audit_module.__file__, "audit", "record")
+    assert made.lineno > 0 and made.levelno == logging.INFO
+    assert made.getMessage() == f"delete user={user.pk} upload=u-1 reason=test"
+    caplog.set_level(logging.WARNING, logger="presigned_transfers")
+    audit_module.record("delete", user=user, upload_id="u-2")
+    assert len(records()) == 1

@@ -97,6 +97,24 @@ def test_s3_refuses_a_changed_field(real_s3, user_client, field, value):
     assert real_s3.keys() == []
 
 
+@pytest.mark.parametrize("change", ["longer", "shorter", "the kept key"])
+def test_s3_refuses_any_key_but_the_signed_one(real_s3, user_client, change):
+    # The policy pins the key with one exact condition: not a prefix either way, and never
+    # the key downloads read.
+    signed = sign(user_client)
+    key = signed["fields"]["key"]
+    other = {
+        "longer": key + "x",
+        "shorter": key[:-1],
+        "the kept key": key.removeprefix("incoming/"),
+    }[change]
+    assert other != key
+    response = real_s3.post(signed["url"], {**signed["fields"], "key": other}, PDF)
+    assert response.status_code == 403
+    assert s3_error_code(response) == "AccessDenied"
+    assert real_s3.keys() == []
+
+
 def test_s3_refuses_an_extra_field(real_s3, user_client):
     signed = sign(user_client)
     fields = {**signed["fields"], "x-amz-meta-owner": "mallory"}

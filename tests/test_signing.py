@@ -56,8 +56,9 @@ def _sigv4_key(secret, date, region):
 def test_post_pins_key_acl_type_size_and_bucket():
     post = _post(content_type="image/png", min_size=5, max_size=1234)
     conditions = _policy(post)["conditions"]
-    assert ["eq", "$key", KEY] in conditions
-    assert {"key": KEY} in conditions
+    # The key is pinned exactly, once (tests/test_integration_enforcement.py shows S3
+    # refusing another key).
+    assert [c for c in conditions if "key" in c or "$key" in c] == [{"key": KEY}]
     assert {"bucket": "test-bucket"} in conditions
     assert {"acl": "private"} in conditions
     assert ["eq", "$Content-Type", "image/png"] in conditions
@@ -66,6 +67,15 @@ def test_post_pins_key_acl_type_size_and_bucket():
     assert ranges == [["content-length-range", 5, 1234]]
     # Nothing is left open: no prefix matches for any field.
     assert not [c for c in conditions if isinstance(c, list) and c[0] == "starts-with"]
+
+
+def test_post_pins_a_key_ending_in_the_filename_placeholder_exactly_too():
+    # S3 puts the file's name in place of "${filename}", so the presigner pins only the
+    # prefix of such a key; the exact condition is kept for it.
+    key = "uploads/7/${filename}"
+    conditions = _policy(_post(key=key))["conditions"]
+    assert ["eq", "$key", key] in conditions
+    assert ["starts-with", "$key", "uploads/7/"] in conditions
 
 
 def test_post_fields_match_the_conditions():

@@ -4,6 +4,7 @@ server that ignores Range has to be imitated)."""
 from __future__ import annotations
 
 import hashlib
+import http.client
 
 import pytest
 
@@ -69,6 +70,41 @@ def test_copy_is_conditioned_on_the_etag(real_s3):
     assert stored.etag == second.etag
     head = real_s3.client.head_object(Bucket=real_s3.bucket, Key="kept/x.pdf")
     assert head["ContentType"] == "application/pdf"  # kept from the source
+
+
+def test_confirms_requests_send_only_the_headers_they_need(real_s3, monkeypatch):
+    # What goes on the wire (http.client's own header lines): the GET asks for the object's
+    # bytes as they are; the copy sends its signed headers and no Accept-Encoding.
+    sent: list[tuple[str, dict[str, str]]] = []
+    putrequest, putheader = (
+        http.client.HTTPConnection.putrequest,
+        http.client.HTTPConnection.putheader,
+    )
+
+    def recording_putrequest(self, method, url, *args, **kwargs):
+        sent.append((method, {}))
+        return putrequest(self, method, url, *args, **kwargs)
+
+    def recording_putheader(self, header, *values):
+        sent[-1][1][header.lower()] = " ".join(str(v) for v in values)
+        return putheader(self, header, *values)
+
+    monkeypatch.setattr(http.client.HTTPConnection, "putrequest", recording_putrequest)
+    monkeypatch.setattr(http.client.HTTPConnection, "putheader", recording_putheader)
+    put(real_s3, "incoming/h.pdf", b"%PDF-headers")
+    sent.clear()
+    found = storage.read_start("incoming/h.pdf", 5)
+    storage.copy_object("incoming/h.pdf", "kept/h.pdf", if_match=found.etag)
+    (get_method, get_headers), (put_method, put_headers) = sent
+    assert real_s3.get("kept/h.pdf") == b"%PDF-headers"
+    assert (get_method, put_method) == ("GET", "PUT")
+    assert get_headers["accept-encoding"] == "identity"
+    assert get_headers["range"] == "bytes=0-4"
+    assert "accept-encoding" not in put_headers
+    assert put_headers["x-amz-copy-source-if-match"] == f'"{found.etag}"'
+    assert {"host", "user-agent", "content-length", "x-amz-copy-source", "x-amz-acl"} <= set(
+        put_headers
+    )
 
 
 def test_copy_of_a_vanished_source_is_a_change(real_s3):
