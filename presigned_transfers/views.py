@@ -25,7 +25,7 @@ from django.utils.translation import gettext as _
 from django.views import View
 from django_ratelimit.core import get_usage
 
-from presigned_transfers import exceptions, services, signing
+from presigned_transfers import exceptions, openapi, services, signing
 from presigned_transfers.conf import app_settings
 from presigned_transfers.models import Upload
 
@@ -356,3 +356,26 @@ class UploadDetailView(JsonView):
     def delete(self, request: HttpRequest, upload_id: str) -> JsonResponse:
         services.delete_upload(user=request.user, upload_id=upload_id)
         return JsonResponse({"deleted": upload_id})
+
+
+class OpenAPIView(View):
+    """``GET`` -> the OpenAPI 3.1 document of this JSON API, its server where the app is
+    included (see :func:`presigned_transfers.openapi.document`).
+
+    Not in ``presigned_transfers.urls``: a host project mounts it where, and for whom, it
+    wants: ``path("files/openapi.json", OpenAPIView.as_view())``, wrapped in
+    ``login_required`` to keep it from anonymous visitors. It says nothing the package does
+    not: no setting, key or bucket.
+    """
+
+    http_method_names = ["get", "head", "options"]
+
+    def get(self, request: HttpRequest) -> JsonResponse:
+        return JsonResponse(openapi.document(request))
+
+    def http_method_not_allowed(
+        self, request: HttpRequest, *args: Any, **kwargs: Any
+    ) -> HttpResponse:
+        return error_response(
+            exceptions.MethodNotAllowed(details={"allowed": self._allowed_methods()})
+        )

@@ -12,8 +12,12 @@ pytest_plugins = ["tests.s3"]
 # Django REST framework is optional (`presigned-transfers[drf]`): its tests (tests/drf/, run by
 # `tox -e drf`) are not even collected where it is not installed, rather than skipped.
 # tests/test_without_drf.py proves the app works without it.
+collect_ignore_glob = []
 if importlib.util.find_spec("rest_framework") is None:
-    collect_ignore_glob = ["drf"]
+    collect_ignore_glob.append("drf")
+# The same for the live schemathesis run (tests/schemathesis/, `tox -e schemathesis`).
+if importlib.util.find_spec("schemathesis") is None:
+    collect_ignore_glob.append("schemathesis")
 
 # Never let a developer's own AWS setup leak into the tests.
 os.environ["AWS_CONFIG_FILE"] = "/nonexistent/aws-config"

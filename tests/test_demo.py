@@ -65,6 +65,13 @@ def test_demo_signs_uploads_for_its_own_bucket_with_cors(demo):
         assert session.get(demo.url + page, timeout=10).status_code == 200, page
 
 
+def test_demo_serves_the_openapi_document_beside_the_app(demo):
+    served = requests.get(demo.url + "/transfers/openapi.json", timeout=10)
+    assert served.status_code == 200
+    assert served.json()["servers"][0]["url"] == demo.url + "/transfers"
+    assert "/upload-url/" in served.json()["paths"]
+
+
 def test_demo_refuses_a_busy_port(demo, tmp_path):
     busy = Demo(tmp_path, port=demo.port)
     with pytest.raises(AssertionError, match=f"Port {demo.port} on 127.0.0.1 is in use"):

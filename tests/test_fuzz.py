@@ -4,7 +4,8 @@ Wrong types, huge and negative numbers, unicode and control characters in filena
 path traversal, missing fields, wrong methods, non-JSON and oversized bodies, odd
 content types, anonymous and CSRF-less requests. For every input: no server error, no row
 written or changed, and the answer is the documented JSON error shape
-``{"error": {"code": str, "message": str, "details"?: {...}}}`` with a documented status.
+``{"error": {"code": str, "message": str, "details"?: {...}}}`` with a documented status, and
+a status and code that presigned_transfers/openapi.json lists for the operation.
 
 The tests count what they sent; the total (at least 10,000) is printed at the end of
 the run and checked by the last test of this module.
@@ -28,6 +29,7 @@ from presigned_transfers import policy, services
 from presigned_transfers.conf import DEFAULT_CONTENT_TYPES, MB
 from presigned_transfers.models import Upload, UploadPart
 from tests import flows
+from tests.openapi_doc import conforms
 
 pytestmark = pytest.mark.django_db
 
@@ -334,6 +336,8 @@ def check(world: dict[str, Any], response: Any, name: str) -> None:
     assert isinstance(error.get("details", {}), dict)
     if response.status_code == 405:
         assert response["Allow"]
+    # The status, code, headers and body are what presigned_transfers/openapi.json says.
+    conforms(response)
     assert sorted(Upload.objects.values_list("pk", "status", "updated_at")) == world["before"]
 
 

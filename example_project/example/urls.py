@@ -3,6 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from example import views
+from presigned_transfers.views import OpenAPIView
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -15,4 +16,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     # The app's JSON endpoints, at a prefix of our choosing.
     path("transfers/", include("presigned_transfers.urls")),
+    # Its OpenAPI document, beside it (the app's URLconf leaves that to the host).
+    path("transfers/openapi.json", OpenAPIView.as_view(), name="openapi"),
 ]
