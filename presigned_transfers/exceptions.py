@@ -162,6 +162,8 @@ class StorageUnavailable(TransferError):
     status = 503
     code = "storage_unavailable"
     default_message = _("File storage is unavailable right now. Try again later.")
+    #: Seconds a client should wait before trying again (the answer's ``Retry-After``).
+    retry_after = 5
 
 
 class ServerError(TransferError):

@@ -44,6 +44,10 @@ _CONTROL_CHARS = re.compile(
 #: Leading and trailing dots and white space, in any mix (". ." is not a name).
 _EDGE_DOTS_AND_SPACES = re.compile(r"^[\s.]+|[\s.]+$")
 _UNSAFE_KEY_CHARS = re.compile(r"[^A-Za-z0-9._-]+")
+_DOTS = re.compile(r"\.{2,}")
+_SEPARATORS = re.compile(r"[\\/]")
+#: What must not reach a Content-Disposition's quoted ASCII fallback.
+_HEADER_UNSAFE = re.compile(r'["\\/%;]')
 _CONTENT_TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]{0,126}/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}$")
 
 
@@ -65,7 +69,7 @@ def clean_filename(filename: str) -> str:
     """
     name = unicodedata.normalize("NFC", filename)
     name = _CONTROL_CHARS.sub("", name)
-    name = _EDGE_DOTS_AND_SPACES.sub("", re.split(r"[\\/]", name)[-1])
+    name = _EDGE_DOTS_AND_SPACES.sub("", _SEPARATORS.split(name)[-1])
     if len(name) > MAX_FILENAME_LENGTH:
         stem, dot, ext = name.rpartition(".")
         if dot and 0 < len(ext) <= 16:
@@ -81,11 +85,15 @@ def key_filename(filename: str) -> str:
     >>> key_filename("Résumé (final).pdf")
     'Resume_final_.pdf'
     """
-    ascii_name = unicodedata.normalize("NFKD", clean_filename(filename))
-    ascii_name = ascii_name.encode("ascii", "ignore").decode("ascii")
+    return _key_safe(clean_filename(filename))
+
+
+def _key_safe(name: str) -> str:
+    """:func:`key_filename` of a name :func:`clean_filename` has cleaned already."""
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
     safe = _UNSAFE_KEY_CHARS.sub("_", ascii_name)
     # No "..": some S3-compatible servers refuse keys that look like path traversal.
-    safe = re.sub(r"\.{2,}", ".", safe).strip("._") or "file"
+    safe = _DOTS.sub(".", safe).strip("._") or "file"
     if len(safe) > MAX_KEY_FILENAME_LENGTH:
         stem, dot, ext = safe.rpartition(".")
         if dot and 0 < len(ext) <= 16:
@@ -107,7 +115,8 @@ def build_key(*, owner_id: object, filename: str, policy: str, now: datetime) ->
     key = app_settings.key_template.format(
         owner_id=owner,
         random=secrets.token_hex(16),
-        filename=key_filename(filename),
+        # Already clean (validate_upload_request): only made key-safe.
+        filename=_key_safe(filename),
         policy=key_filename(policy),
         date=now.strftime("%Y/%m/%d"),
     )
@@ -229,14 +238,14 @@ def validate_upload_request(
     )
 
 
-_BASE64_SHA256 = re.compile(r"^[A-Za-z0-9+/]{43}=$")
+_BASE64_SHA256 = re.compile(r"^[A-Za-z0-9+/]{43}=$")  # fullmatch: no newline after
 
 
 def validate_checksum(value: object) -> str | None:
     """A client's ``checksum_sha256``: the base64 of 32 bytes, or ``None`` when it sent none."""
     if value is None:
         return None
-    if not isinstance(value, str) or not _BASE64_SHA256.match(value):
+    if not isinstance(value, str) or not _BASE64_SHA256.fullmatch(value):
         raise exceptions.InvalidRequest(
             _("“checksum_sha256” must be the base64 of a SHA-256 digest (44 characters)."),
             code="invalid_checksum",
@@ -302,6 +311,6 @@ def content_disposition(filename: str, disposition: str = "attachment") -> str:
     name = clean_filename(filename)
     fallback = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
     # After NFKD, which turns look-alikes such as U+FF0F and U+FF02 into "/" and a quote.
-    fallback = re.sub(r'["\\/%;]', "_", fallback).strip() or "download"
+    fallback = _HEADER_UNSAFE.sub("_", fallback).strip() or "download"
     encoded = quote(name, safe="!#$&+-.^_`|~")
     return f"{disposition}; filename=\"{fallback}\"; filename*=UTF-8''{encoded}"

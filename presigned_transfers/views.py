@@ -15,10 +15,17 @@ from collections.abc import Callable
 from typing import Any, ClassVar
 
 from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured, RequestDataTooBig
-from django.core.signals import got_request_exception
+from django.core.exceptions import (
+    ImproperlyConfigured,
+    RequestDataTooBig,
+    TooManyFieldsSent,
+    TooManyFilesSent,
+)
+from django.core.signals import got_request_exception, setting_changed
 from django.db import InterfaceError, OperationalError
+from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.http.multipartparser import MultiPartParserError
 from django.middleware.csrf import CsrfViewMiddleware
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -44,6 +51,18 @@ class _CsrfCheck(CsrfViewMiddleware):
 
 def _no_view(request: HttpRequest) -> HttpResponse:  # pragma: no cover - never called
     raise AssertionError
+
+
+#: One for every request, as the project's middleware is: it caches what it derives from
+#: CSRF_TRUSTED_ORIGINS, so it is made anew when a CSRF setting changes (tests).
+_CSRF_CHECK = _CsrfCheck(_no_view)
+
+
+@receiver(setting_changed, dispatch_uid="presigned_transfers.views.csrf")
+def _renew_csrf_check(*, setting: str, **kwargs: Any) -> None:
+    global _CSRF_CHECK
+    if setting.startswith("CSRF_"):
+        _CSRF_CHECK = _CsrfCheck(_no_view)
 
 
 def error_response(error: exceptions.TransferError) -> JsonResponse:
@@ -94,6 +113,18 @@ class JsonView(View):
             response = handler(request, *args, **kwargs)
         except exceptions.TransferError as error:
             response = error_response(error)
+        except RequestDataTooBig:
+            # Django's own limit (DATA_UPLOAD_MAX_MEMORY_SIZE), met reading a form body (the
+            # CSRF check looks for a form token) before the view could refuse it as not JSON.
+            response = error_response(exceptions.RequestTooLarge())
+        except (MultiPartParserError, TooManyFieldsSent, TooManyFilesSent):
+            # A form body or query string Django's parsers cannot read: a client's error.
+            response = error_response(
+                exceptions.InvalidRequest(
+                    _("The request cannot be read: send JSON, and at most a short query string."),
+                    code="unreadable_request",
+                )
+            )
         except (OperationalError, InterfaceError):
             # The database is down or unreachable: nothing was written (every change is one
             # transaction), and the client may simply try again.
@@ -132,9 +163,9 @@ class JsonView(View):
 
     @staticmethod
     def _check_csrf(request: HttpRequest) -> None:
-        check = _CsrfCheck(_no_view)
-        check.process_request(request)
-        check.process_view(request, _no_view, (), {})
+        if "CSRF_COOKIE" not in request.META:  # the project's middleware read it already
+            _CSRF_CHECK.process_request(request)
+        _CSRF_CHECK.process_view(request, _no_view, (), {})
 
     def _check_rate_limit(self, request: HttpRequest) -> None:
         if self.rate_limit_group is None:

@@ -1,4 +1,4 @@
-"""Malformed requests the JSON API does not refuse as it should: open bugs, reported to the lead.
+"""Malformed requests the JSON API once answered with a 500, now refused with a JSON 4xx.
 
 Found by the schemathesis run (tests/schemathesis/: ``Content-Type: multipart/form-data``
 without a boundary answered 500) and by the probes it led to:
@@ -15,8 +15,8 @@ without a boundary answered 500) and by the probes it led to:
   matches before a trailing newline, so ``"<43 characters>=\\n"`` is accepted and signed into
   the form (the document's pattern, ECMA-262, refuses it).
 
-Each test is ``xfail(strict=True)``: once the fix lands it passes, the strict xfail fails, and
-the marker goes (with the matching entries of tests/schemathesis/baseline.json).
+They answer ``400 unreadable_request`` (413 ``request_too_large`` for a body above Django's
+limit) and write nothing; a checksum with a trailing newline is ``400 invalid_checksum``.
 """
 
 from __future__ import annotations
@@ -32,9 +32,6 @@ from tests.openapi_doc import conforms
 
 pytestmark = pytest.mark.django_db
 
-OPEN_BUG = pytest.mark.xfail(
-    strict=True, raises=AssertionError, reason="answers 500 today; reported to the lead"
-)
 TOKEN = "c" * 32
 
 
@@ -76,7 +73,6 @@ def state():
     return sorted(Upload.objects.values_list("pk", "status", "updated_at"))
 
 
-@OPEN_BUG
 @pytest.mark.parametrize(
     "endpoint", [0, 1, 2], ids=["upload-url", "confirm-upload", "upload-parts"]
 )
@@ -92,7 +88,6 @@ def test_multipart_form_data_without_a_boundary(browser, multipart_upload, endpo
     refused(response, before)
 
 
-@OPEN_BUG
 @pytest.mark.parametrize(
     "endpoint", [0, 1, 2], ids=["upload-url", "confirm-upload", "upload-parts"]
 )
@@ -109,7 +104,6 @@ def test_a_form_with_more_fields_than_django_parses(browser, multipart_upload, e
     refused(response, before)
 
 
-@OPEN_BUG
 @pytest.mark.parametrize(
     "endpoint", [0, 1, 2], ids=["upload-url", "confirm-upload", "upload-parts"]
 )
@@ -126,7 +120,6 @@ def test_a_form_larger_than_django_reads(browser, multipart_upload, endpoint, se
     refused(response, before)
 
 
-@OPEN_BUG
 def test_a_query_string_with_more_fields_than_django_parses(browser, settings):
     before = state()
     query = "&".join(f"f{n}=1" for n in range(settings.DATA_UPLOAD_MAX_NUMBER_FIELDS + 1))
@@ -134,9 +127,6 @@ def test_a_query_string_with_more_fields_than_django_parses(browser, settings):
     refused(response, before)
 
 
-@pytest.mark.xfail(
-    strict=True, raises=AssertionError, reason="accepted and signed today; reported to the lead"
-)
 def test_a_checksum_with_a_trailing_newline_is_refused(browser):
     before = state()
     body = {
