@@ -7,6 +7,8 @@ ASGI, Django runs each request's sync view in a thread of its own, and a connect
 thread that ends is never reused (Django's documentation says to turn them off under ASGI).
 """
 
+import os
+
 import django
 import environ
 
@@ -24,6 +26,10 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     DATABASES["default"]["OPTIONS"] = {"timeout": 20}
     if django.VERSION >= (5, 1):
         DATABASES["default"]["OPTIONS"]["transaction_mode"] = "IMMEDIATE"
+
+# With CACHE_URL (Redis, shared by every test run on the machine), rate-limit counts of this
+# server's users stay apart from other runs' users of the same ids.
+CACHES = {"default": {**_base.CACHES["default"], "KEY_PREFIX": f"asgi-test-{os.getpid()}"}}
 
 PRESIGNED_TRANSFERS = {
     **_base.PRESIGNED_TRANSFERS,

@@ -250,7 +250,7 @@ def test_sign_upload_confirm_download(asgi_server):
     assert download.status_code == 200
     assert download.content == body
     assert download.headers["Content-Disposition"].startswith('attachment; filename="report.pdf"')
-    assert [u["id"] for u in listed.json()["uploads"]] == [upload_id]
+    assert {u["id"]: u["status"] for u in listed.json()["uploads"]}[upload_id] == "complete"
     assert asgi_server.row(upload_id) == [("complete", True)]
 
     sent = asgi_server.signals(upload_id)
