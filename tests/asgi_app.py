@@ -4,7 +4,7 @@ Every signal of the app is received twice, by a sync and (Django 5.0+) by an asy
 each appends one JSON line to ``ASGI_SIGNAL_LOG`` (one ``write`` of a short line to a file
 opened for appending, so lines of concurrent requests never mix): which signal, the upload
 and its status, the request's class, whether the sender was in the main thread (the event
-loop's) or inside a database transaction.
+loop's) or inside a database transaction, and where the package was imported from.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ application = get_asgi_application()
 
 from django.db import connection  # noqa: E402 (after setup)
 
+import presigned_transfers  # noqa: E402
 from presigned_transfers import signals  # noqa: E402
 
 _LOG = os.environ["ASGI_SIGNAL_LOG"]
@@ -41,6 +42,7 @@ def _entry(name: str, upload: Any, request: Any, *, kind: str) -> dict[str, Any]
         "status": upload.status,
         "request": type(request).__name__ if request is not None else None,
         "main_thread": threading.current_thread() is threading.main_thread(),
+        "package": presigned_transfers.__file__,
     }
 
 

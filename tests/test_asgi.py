@@ -46,7 +46,13 @@ ON_POSTGRES = django_settings.DATABASES["default"]["ENGINE"].endswith("postgresq
 SQLITE_MAY_REFUSE = not ON_POSTGRES and django.VERSION < (5, 1)
 CONCURRENT = 10
 
-_SETUP = """
+#: The checkout goes at the END of the server's sys.path, as tox.ini's .pth does for the tests:
+#: ``tests`` comes from it, ``presigned_transfers`` from the installed package. (``python -m``
+#: and a working directory in the checkout would put the checkout first.)
+_PATH = f"import sys; sys.path.append({str(ROOT)!r})\n"
+_SETUP = (
+    _PATH
+    + """
 import django
 django.setup()
 from django.contrib.auth import get_user_model
@@ -56,6 +62,7 @@ User = get_user_model()
 User.objects.create_user("alice", "alice@example.com", "pw-alice", is_staff=True)
 User.objects.create_user("mallory", "mallory@example.com", "pw-mallory", is_staff=True)
 """
+)
 
 
 def _uvicorn_installed() -> None:
@@ -154,18 +161,17 @@ def asgi_server(seaweed, tmp_path_factory) -> Iterator[AsgiServer]:
         "ASGI_BUCKET": bucket,
         "ASGI_S3_ENDPOINT": seaweed.endpoint_url,
         "ASGI_SIGNAL_LOG": str(work / "signals.jsonl"),
-        "PYTHONPATH": str(ROOT),
     }
     env.pop("COV_CORE_SOURCE", None)  # no coverage collection in the server process
     process = None
     try:
-        subprocess.run([sys.executable, "-c", _SETUP], cwd=ROOT, env=env, check=True, timeout=120)
+        subprocess.run([sys.executable, "-c", _SETUP], cwd=work, env=env, check=True, timeout=120)
         log = open(work / "uvicorn.log", "wb")  # noqa: SIM115
         process = subprocess.Popen(
             [
                 sys.executable,
-                "-m",
-                "uvicorn",
+                "-c",
+                _PATH + "from uvicorn.main import main\nmain()",
                 "tests.asgi_app:application",
                 "--host=127.0.0.1",
                 f"--port={port}",
@@ -173,7 +179,7 @@ def asgi_server(seaweed, tmp_path_factory) -> Iterator[AsgiServer]:
                 "--log-level=warning",
                 "--no-access-log",
             ],
-            cwd=ROOT,
+            cwd=work,
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -258,7 +264,10 @@ def test_sign_upload_confirm_download(asgi_server):
     assert [(e["signal"], e["receiver"]) for e in sent] == [
         (name, kind) for name in ("upload_signed", "upload_confirmed") for kind in receivers
     ]
+    import presigned_transfers
+
     for entry in sent:
+        assert entry["package"] == presigned_transfers.__file__  # the package under test
         # The request Django built from the ASGI scope; the sync view ran in a thread of its
         # own, not in the event loop's; confirm announces after its transaction committed.
         assert entry["request"] == "ASGIRequest"
