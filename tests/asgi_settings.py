@@ -22,7 +22,8 @@ DATABASES = {"default": env.db("ASGI_DATABASE_URL")}
 DATABASES["default"]["CONN_MAX_AGE"] = 0
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # Concurrent requests write from several threads: take the write lock when a transaction
-    # starts, and wait for it, rather than fail to upgrade a read to a write (Django 5.1+).
+    # starts, and wait for it, rather than fail to upgrade a read to a write (Django 5.1+;
+    # before, test_asgi.py does not run its concurrent confirms on SQLite).
     DATABASES["default"]["OPTIONS"] = {"timeout": 20}
     if django.VERSION >= (5, 1):
         DATABASES["default"]["OPTIONS"]["transaction_mode"] = "IMMEDIATE"
