@@ -32,6 +32,12 @@ How the server is run
 * Unix sockets: ``-s3.localSocket``/``-filer.localSocket`` are put in DATA_DIR (if the path
   fits); the gRPC ones are always ``/tmp/seaweedfs-<component>-grpc-<port>.sock``, which
   weed can leave behind, so they are removed once the process has exited.
+* Every bucket is a collection with volumes of its own, and ``weed mini`` sizes its volume
+  slots from the disk (``-master.volumeSizeLimitMB`` auto-set to 1024 on a 250 GB disk, then
+  free space / that size: 77 slots with 80 GB free). A test suite that makes a bucket per test
+  ran out after 77 buckets with data (``PutObject``: InternalError, "No writable volumes and no
+  free volumes left"), so the runner asks for ``-volume.max=10000`` (volumes are sparse files,
+  a few KB each until written) and a 64 MB volume size.
 * ``AWS_*`` and ``S3_*`` environment variables that weed reads are not passed to it.
 * Timing (2 vCPUs): S3 answers ~0.7-0.9 s after launch; start() returns when all components
   listen, ~1.1-1.5 s. SIGTERM stop ~1.1-1.3 s (the filer's gRPC graceful stop always waits
@@ -448,6 +454,9 @@ class SeaweedFS:
             "-s3.port.lance=0",
             "-master.telemetry=false",
             "-volume.preStopSeconds=0",  # fast SIGTERM shutdown
+            # One collection per bucket: enough volume slots for a bucket per test (see above).
+            "-volume.max=10000",
+            "-master.volumeSizeLimitMB=64",
         ]
         for name in _COMPONENTS:
             command += [f"-{name}.port={p[name]}", f"-{name}.port.grpc={p[name] + _GRPC_OFFSET}"]
