@@ -11,6 +11,7 @@ import base64
 import gzip
 import json
 import os
+import sys
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -24,6 +25,7 @@ import botocore.config
 import botocore.credentials
 import botocore.session
 import botocore.signers
+import botocore.utils
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -635,6 +637,39 @@ def test_get_params_match_the_s3_model():
 
 
 # --- the details --------------------------------------------------------------------------
+
+
+def _botocore_calls(sign) -> set[str]:
+    """The botocore (and boto3) functions ``sign()`` calls, by name."""
+    package_dirs = (Path(botocore.__file__).parent, Path(boto3.__file__).parent)
+    called: set[str] = set()
+
+    def profile(frame, event, arg):
+        if event == "call" and frame.f_code.co_filename.startswith(tuple(map(str, package_dirs))):
+            called.add(frame.f_code.co_name)
+
+    sys.setprofile(profile)
+    try:
+        sign()
+    finally:
+        sys.setprofile(None)
+    return called
+
+
+def test_signing_calls_no_botocore_code():
+    """botocore resolves the endpoint once, at construction; a signature never calls it."""
+    ours = presigner("eu-west-2", "https://minio.example.com:9000/p/", "virtual", "b-1")
+
+    def sign():
+        ours.presign_post(CREDENTIALS[1], key="k", fields={}, conditions=[], expires_in=60)
+        ours.presign_url(CREDENTIALS[1], method="GET", key="k", expires_in=60)
+        ours.presign_url(
+            CREDENTIALS[1], method="PUT", key="k", headers={"Content-Length": "1"}, expires_in=60
+        )
+
+    assert _botocore_calls(sign) == set()
+    # The probe sees botocore when it is called.
+    assert "percent_encode" in _botocore_calls(lambda: botocore.utils.percent_encode("a b"))
 
 
 def test_credentials_repr_hides_secret_and_token():
