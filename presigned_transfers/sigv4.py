@@ -542,7 +542,7 @@ def credentials_from_boto3(source: Any = None) -> Callable[[], Credentials]:
     else:
         provider = None
     # (frozen credentials, Credentials built from them), swapped as one reference.
-    last: list[tuple[Any, Any]] = [(None, None)]
+    last: list[tuple[object, Credentials | None]] = [(None, None)]
 
     def current() -> Credentials:
         nonlocal provider, source
@@ -559,7 +559,7 @@ def credentials_from_boto3(source: Any = None) -> Callable[[], Credentials]:
                 )
         frozen = provider.get_frozen_credentials()
         cached_frozen, cached = last[0]
-        if frozen == cached_frozen:
+        if cached is not None and frozen == cached_frozen:
             return cached
         creds = Credentials(frozen.access_key, frozen.secret_key, frozen.token)
         last[0] = (frozen, creds)
