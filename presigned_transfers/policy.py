@@ -27,7 +27,7 @@ from presigned_transfers.conf import (
     Policy,
     app_settings,
 )
-from presigned_transfers.types import User
+from presigned_transfers.types import OwnerId, User
 
 #: Longest original filename accepted (bytes of UTF-8 are bounded by the column size).
 MAX_FILENAME_LENGTH = 255
@@ -104,7 +104,7 @@ def _key_safe(name: str) -> str:
     return safe
 
 
-def build_key(*, owner_id: object, filename: str, policy: str, now: datetime) -> str:
+def build_key(*, owner_id: OwnerId, filename: str, policy: str, now: datetime) -> str:
     """The object key for a new upload, from ``KEY_TEMPLATE``.
 
     Placeholders: ``{owner_id}``, ``{random}`` (32 hex characters), ``{filename}`` (see
