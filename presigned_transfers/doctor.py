@@ -529,7 +529,7 @@ class BucketDoctor:
         parts) sends the headers its URL was signed with.
         """
         transport = app_settings.transport
-        wanted = []
+        wanted: list[tuple[str, tuple[str, ...]]] = []
         if transport != "put":
             wanted.append(("POST", ()))
         if transport != "post":
