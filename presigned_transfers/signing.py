@@ -110,7 +110,7 @@ def _bounded(expires_in: int, maximum: int) -> int:
 def post_fields_and_conditions(
     *, content_type: str, min_size: int, max_size: int, checksum: str | None = None
 ) -> tuple[dict[str, str], list[object]]:
-    """The form fields and policy conditions every upload is pinned to (key aside)."""
+    """The form fields and POST policy conditions every upload is pinned to (key aside)."""
     fields = {"Content-Type": content_type}
     conditions: list[object] = [
         ["eq", "$Content-Type", content_type],

@@ -333,16 +333,16 @@ class S3Presigner:
         out["x-amz-credential"] = credential
         out["x-amz-date"] = amz_date
 
-        # json.dumps(policy) with its default separators, assembled piecewise: a list's items
+        # json.dumps(post_policy) with default separators, assembled piecewise: a list's items
         # are joined with ", ", so dumping the caller's list and stripping the brackets is exact.
-        policy = [
+        post_policy = [
             '{"expiration": "',
             _iso8601(epoch + expires_in),
             '", "conditions": [',
         ]
         if conditions:
-            policy += (_json_dumps(conditions)[1:-1], ", ")
-        policy += (
+            post_policy += (_json_dumps(conditions)[1:-1], ", ")
+        post_policy += (
             self._bucket_condition,
             ', {"key": ',
             _json_str(key),
@@ -355,9 +355,9 @@ class S3Presigner:
         token = credentials.token
         if token is not None:
             out["x-amz-security-token"] = token
-            policy += (', {"x-amz-security-token": ', _json_str(token), "}")
-        policy.append("]}")
-        encoded = b64encode("".join(policy).encode()).decode()
+            post_policy += (', {"x-amz-security-token": ', _json_str(token), "}")
+        post_policy.append("]}")
+        encoded = b64encode("".join(post_policy).encode()).decode()
         out["policy"] = encoded
         signing_key = _signing_key(credentials.secret_key, date_stamp, self._region)
         out["x-amz-signature"] = hmac.digest(signing_key, encoded.encode(), "sha256").hex()
