@@ -25,7 +25,7 @@ its row was removed gets the ordinary 404.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -163,7 +163,7 @@ def _dry_run(
     limit: int | None,
     progress: Callable[[Removal], None] | None,
 ) -> None:
-    for upload in queryset[:limit] if limit is not None else queryset.iterator():
+    for upload in _each(queryset, limit):
         verdict = None
         if upload.status == Upload.Status.PENDING:
             try:
@@ -177,6 +177,27 @@ def _dry_run(
         report.removed.append(_removal(upload, refused=verdict == "refused"))
         if progress:
             progress(report.removed[-1])
+
+
+def _each(queryset: QuerySet[Upload], limit: int | None, size: int = 500) -> Iterator[Upload]:
+    """The rows of *queryset* (at most *limit*), fetched a page at a time by primary key.
+
+    Not ``queryset.iterator()``: what is done with each row may commit or roll back, which on
+    SQLite invalidates an open cursor (Django 4.2: "Cursor needed to be reset").
+    """
+    if limit is not None:
+        yield from queryset[:limit]
+        return
+    after: UploadId | None = None
+    while True:
+        page = queryset.order_by("pk")
+        if after is not None:
+            page = page.filter(pk__gt=after)
+        batch = list(page[:size])
+        yield from batch
+        if len(batch) < size:
+            return
+        after = batch[-1].pk
 
 
 def _reconcile(report: CleanupReport, stale_ids: Iterable[UploadId]) -> list[UploadId]:
