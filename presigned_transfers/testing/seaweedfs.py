@@ -492,7 +492,8 @@ class SeaweedFS:
         with open(self.log_file, "ab") as log:
             self._log_offset = log.tell()
             stamp = time.strftime("%Y-%m-%d %H:%M:%S")
-            log.write(f"=== {stamp} presigned_transfers.seaweedfs: {' '.join(command)}\n".encode())
+            header = f"=== {stamp} presigned_transfers.testing.seaweedfs: {' '.join(command)}\n"
+            log.write(header.encode())
             log.flush()
             self._process = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
                 command,
