@@ -71,16 +71,7 @@ class PresignedBucket:
     ) -> requests.Response:
         """POST ``multipart/form-data`` as a browser's ``FormData``: every field first, in
         order, the file last as ``file``. The answer is S3's, unchecked (204 is success)."""
-        import requests
-
-        headers = {"Origin": origin} if origin else {}
-        return requests.post(
-            url,
-            data=_fields(fields),
-            files={"file": (filename, content, file_content_type)},
-            headers=headers,
-            timeout=60,
-        )
+        return browser_post(url, fields, content, filename, file_content_type, origin)
 
     def put(
         self,
@@ -92,7 +83,34 @@ class PresignedBucket:
     ) -> requests.Response:
         """PUT *content* to a presigned URL with exactly *headers* (and the Content-Length
         a browser adds), as the put transport and multipart's parts do. 200 is success."""
-        import requests
+        return browser_put(url, headers, content, origin)
 
-        sent = {**headers, **({"Origin": origin} if origin else {})}
-        return requests.put(url, data=content, headers=sent, timeout=60)
+
+def browser_post(
+    url: str,
+    fields: Mapping[str, str] | Iterable[tuple[str, str]],
+    content: bytes,
+    filename: str,
+    file_content_type: str,
+    origin: str | None,
+) -> requests.Response:
+    """What the script's post transport sends (:meth:`PresignedBucket.post`)."""
+    import requests
+
+    return requests.post(
+        url,
+        data=_fields(fields),
+        files={"file": (filename, content, file_content_type)},
+        headers={"Origin": origin} if origin else {},
+        timeout=60,
+    )
+
+
+def browser_put(
+    url: str, headers: Mapping[str, str], content: bytes, origin: str | None
+) -> requests.Response:
+    """What the script's put transport and parts send (:meth:`PresignedBucket.put`)."""
+    import requests
+
+    sent = {**headers, **({"Origin": origin} if origin else {})}
+    return requests.put(url, data=content, headers=sent, timeout=60)

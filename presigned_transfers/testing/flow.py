@@ -13,6 +13,8 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from presigned_transfers.testing.bucket import browser_post, browser_put
+
 __all__ = ["BROWSER_TRANSPORTS", "UploadFailed", "upload"]
 
 #: What the browser script offers in upload-url, best first (presigned_transfers.js).
@@ -163,24 +165,12 @@ def _check_storage(response: Any, expected: int) -> None:
 def _post_form(
     signed: dict[str, Any], filename: str, data: bytes, content_type: str, origin: str | None
 ) -> None:
-    import requests
-
-    headers = {"Origin": origin} if origin else {}
-    response = requests.post(
-        signed["url"],
-        data=list(signed["fields"].items()),
-        files={"file": (filename, data, content_type)},
-        headers=headers,
-        timeout=60,
-    )
-    _check_storage(response, 204)  # what a browser's script checks: the status, not "ok"
+    response = browser_post(signed["url"], signed["fields"], data, filename, content_type, origin)
+    _check_storage(response, 204)  # what the script checks: the status, not "ok"
 
 
 def _put(url: str, headers: dict[str, str], data: bytes, origin: str | None) -> None:
-    import requests
-
-    sent = {**headers, **({"Origin": origin} if origin else {})}
-    _check_storage(requests.put(url, data=data, headers=sent, timeout=60), 200)
+    _check_storage(browser_put(url, headers, data, origin), 200)
 
 
 def _send_parts(
