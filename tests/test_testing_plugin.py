@@ -3,6 +3,7 @@ real SeaweedFS. (tests/test_host_project.py runs it in a project that has nothin
 
 from __future__ import annotations
 
+import importlib
 import subprocess
 import sys
 
@@ -20,18 +21,44 @@ MiB = 1024 * 1024
 def test_the_plugin_is_loaded_through_its_entry_point(request):
     # As in a host project: not listed in any conftest, found through `pytest11`.
     assert request.config.pluginmanager.get_plugin("presigned_transfers") is plugin
+    # pytest imports entry-point plugins before coverage starts: run the module's own lines
+    # again so that they are measured (the fixtures pytest registered stay the same).
+    importlib.reload(plugin)
+    assert request.config.pluginmanager.get_plugin("presigned_transfers") is plugin
 
 
-def test_importing_the_plugin_imports_neither_django_nor_boto3_nor_requests():
+def test_importing_the_plugin_imports_nothing_but_pytest():
+    # pytest imports it in every project that has the package, whether it uses it or not.
     code = (
         "import sys, presigned_transfers.testing.plugin\n"
         "heavy = {'django', 'boto3', 'botocore', 'requests', 'urllib3'}\n"
         "print(sorted({m.split('.')[0] for m in sys.modules} & heavy))\n"
+        "print(sorted(m for m in sys.modules if m.startswith('presigned_transfers')))\n"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
-    ).stdout
-    assert out.strip() == "[]"
+    ).stdout.splitlines()
+    assert out[0] == "[]"
+    assert out[1] == str(
+        ["presigned_transfers", "presigned_transfers.testing", "presigned_transfers.testing.plugin"]
+    )
+
+
+def test_the_public_names_come_from_their_modules():
+    import presigned_transfers.testing as testing
+    from presigned_transfers.testing import bucket, flow, seaweedfs
+
+    importlib.reload(testing)  # imported with the plugin, before coverage started
+
+    assert testing.upload is flow.upload
+    assert testing.UploadFailed is flow.UploadFailed
+    assert testing.PresignedBucket is bucket.PresignedBucket
+    assert testing.SeaweedFS is seaweedfs.SeaweedFS
+    assert testing.weed_binary is seaweedfs.weed_binary
+    assert set(testing.__all__) <= set(dir(testing))
+    assert all(getattr(testing, name) is not None for name in testing.__all__)
+    with pytest.raises(AttributeError, match="no attribute 'nothing'"):
+        testing.nothing  # noqa: B018
 
 
 @pytest.mark.s3

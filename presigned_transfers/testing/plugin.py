@@ -17,8 +17,8 @@
     (session) The ``(access key, secret key)`` the server accepts; fake ones by default.
     Override it in a ``conftest.py`` to choose others.
 
-Importing this module imports neither Django nor boto3 nor requests: a project that has the
-package but does not use the fixtures is not affected.
+Importing this module imports nothing but pytest (the fixtures import what they use): a
+project that has the package but does not use the fixtures is not affected.
 """
 
 from __future__ import annotations
@@ -27,12 +27,13 @@ import functools
 import os
 import uuid
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from presigned_transfers.testing.bucket import PresignedBucket
-from presigned_transfers.testing.seaweedfs import SeaweedFS, SeaweedFSError, weed_binary
+if TYPE_CHECKING:
+    from presigned_transfers.testing.bucket import PresignedBucket
+    from presigned_transfers.testing.seaweedfs import SeaweedFS
 
 #: The fake credentials the test server's one identity has (never real ones).
 ACCESS_KEY = "AKIAPRESIGNEDTESTING"
@@ -57,6 +58,8 @@ def seaweedfs(
     tmp_path_factory: pytest.TempPathFactory, presigned_s3_credentials: tuple[str, str]
 ) -> Iterator[SeaweedFS]:
     """A SeaweedFS S3 server on loopback for the whole session, on free ports."""
+    from presigned_transfers.testing.seaweedfs import SeaweedFS, SeaweedFSError, weed_binary
+
     try:
         weed_binary()
     except SeaweedFSError as error:
@@ -108,6 +111,8 @@ def presigned_bucket(
     ``http://testserver`` when there are none): a bucket without a rule answers every
     origin's preflight on SeaweedFS, where AWS answers none.
     """
+    from presigned_transfers.testing.bucket import PresignedBucket
+
     name = f"test-{uuid.uuid4().hex[:16]}"
     settings.PRESIGNED_TRANSFERS = {
         **getattr(settings, "PRESIGNED_TRANSFERS", {}),
