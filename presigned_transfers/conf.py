@@ -35,13 +35,12 @@ S3_MAX_OBJECT_SIZE = 5 * TB
 S3_MIN_PART_SIZE = 5 * MB
 S3_MAX_PART_SIZE = 5 * GB
 S3_MAX_PARTS = 10_000
-#: The longest a multipart upload may stay open for its parts (S3 keeps them until aborted).
+#: The longest a multipart upload may stay open for its parts (S3 keeps them until aborted),
+#: which is also the longest S3 lets a presigned URL live.
 MAX_MULTIPART_EXPIRY = 7 * 24 * 60 * 60
-#: Hard ceilings on presigned URL lifetimes. The defaults are well below them;
-#: S3 itself refuses anything above 7 days.
+#: Hard ceilings on presigned URL lifetimes. The defaults are well below them.
 MAX_UPLOAD_EXPIRY = 60 * 60
 MAX_DOWNLOAD_EXPIRY = 60 * 60
-S3_MAX_EXPIRY = 7 * 24 * 60 * 60
 
 DEFAULT_CONTENT_TYPES = (
     "application/pdf",

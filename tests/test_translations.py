@@ -367,11 +367,14 @@ def test_the_committed_mo_file_is_the_po_file_compiled(lang):
 def test_the_wheel_carries_the_compiled_catalogs(tmp_path):
     """Installing needs no gettext tools: the wheel has the committed .mo files, byte for byte."""
     pytest.importorskip("setuptools")  # not seeded into virtualenvs of Python 3.12+
+    checkout = Path(__file__).resolve().parent.parent
     source = tmp_path / "source"
     source.mkdir()
     for name in ("pyproject.toml", "README.md"):
-        shutil.copy(PACKAGE.parent / name, source / name)
-    shutil.copytree(PACKAGE, source / PACKAGE.name, ignore=shutil.ignore_patterns("__pycache__"))
+        shutil.copy(checkout / name, source / name)
+    shutil.copytree(
+        checkout / PACKAGE.name, source / PACKAGE.name, ignore=shutil.ignore_patterns("__pycache__")
+    )
     build = (
         "import sys; from setuptools import build_meta; print(build_meta.build_wheel(sys.argv[1]))"
     )
@@ -387,7 +390,7 @@ def test_the_wheel_carries_the_compiled_catalogs(tmp_path):
     with zipfile.ZipFile(wheel) as archive:
         for lang in LANGUAGES:
             path = f"presigned_transfers/locale/{lang}/LC_MESSAGES/django.mo"
-            assert archive.read(path) == (PACKAGE.parent / path).read_bytes(), path
+            assert archive.read(path) == (checkout / path).read_bytes(), path
 
 
 # --- a page in each language ----------------------------------------------------------------
