@@ -172,7 +172,7 @@ def cors_rule(origins: Sequence[str]) -> dict[str, Any]:
     POST for the signed forms, PUT for the put transport and multipart's parts. Any request
     header: a PUT carries the headers its URL was signed with (Content-Type, the checksum,
     ``If-None-Match``, the ACL and encryption), and S3 refuses a preflight that asks for one
-    not listed here. Also the one rule ``presigned_transfers.seaweedfs`` gives its buckets.
+    not listed here. Also the one rule ``presigned_transfers.testing.SeaweedFS`` gives its buckets.
     """
     return {
         "ID": CORS_RULE_ID,
