@@ -47,7 +47,8 @@ class PresignedBucket:
 
     def get(self, key: str) -> bytes:
         """The bytes stored at *key* (botocore's ``NoSuchKey`` if there are none)."""
-        return self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+        body: bytes = self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+        return body
 
     def allow_origins(self, *origins: str) -> None:
         """Replace the bucket's CORS rule with the one for *origins*.
