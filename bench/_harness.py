@@ -38,7 +38,7 @@ def clean_environment() -> None:
 
 
 def start_seaweedfs(data_dir: Path):
-    from presigned_transfers.seaweedfs import SeaweedFS
+    from presigned_transfers.testing.seaweedfs import SeaweedFS
 
     server = SeaweedFS(data_dir, access_key=ACCESS_KEY, secret_key=SECRET_KEY)
     server.start()

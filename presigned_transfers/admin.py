@@ -6,23 +6,29 @@ Deleting an upload here (one or many) deletes its object from the bucket too: se
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
-from django.urls import path, reverse
+from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from presigned_transfers import exceptions, services
 from presigned_transfers.models import Upload
 
+if TYPE_CHECKING:
+    # Generic in django-stubs only: Django's ModelAdmin cannot be subscripted at run time.
+    _UploadModelAdmin = admin.ModelAdmin[Upload]
+else:
+    _UploadModelAdmin = admin.ModelAdmin
+
 
 @admin.register(Upload)
-class UploadAdmin(admin.ModelAdmin):
+class UploadAdmin(_UploadModelAdmin):
     list_display = (
         "original_filename",
         "owner",
@@ -69,7 +75,7 @@ class UploadAdmin(admin.ModelAdmin):
         # Uploads are created by the upload flow, never by hand.
         return False
 
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+    def has_change_permission(self, request: HttpRequest, obj: Upload | None = None) -> bool:
         return False
 
     @admin.display(description=_("size"), ordering="declared_size")
@@ -83,7 +89,7 @@ class UploadAdmin(admin.ModelAdmin):
         url = reverse("admin:presigned_transfers_upload_download", args=[obj.pk])
         return format_html('<a href="{}">{}</a>', url, _("Download"))
 
-    def get_urls(self) -> list[Any]:
+    def get_urls(self) -> list[URLPattern]:
         return [
             path(
                 "<uuid:object_id>/download/",

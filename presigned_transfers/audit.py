@@ -10,15 +10,20 @@ Never a URL, a signature, an object key or a credential.
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from presigned_transfers.models import Upload
+from presigned_transfers.types import UploadId, User
 
 logger = logging.getLogger("presigned_transfers")
 
 
 def record(
-    event: str, *, user: Any, upload: Upload | None = None, upload_id: Any = None, **details: Any
+    event: str,
+    *,
+    user: User | None,
+    upload: Upload | None = None,
+    upload_id: UploadId | None = None,
+    **details: object,
 ) -> None:
     """Write the audit record of *event*, done by *user* (``None``: the system) to an upload.
 
@@ -26,10 +31,10 @@ def record(
     """
     if not logger.isEnabledFor(logging.INFO):
         return
-    user_id = getattr(user, "pk", None)
+    user_id = user.pk if user is not None else None
     if upload is not None and upload.pk is not None:
         upload_id = upload.pk
-    upload_id = str(upload_id) if upload_id is not None else None
+    shown_id = str(upload_id) if upload_id is not None else None
     # What logger.info() does, less its search of the call stack for the caller
     # (findCaller), which would always find this function: its place is given instead.
     logger.handle(
@@ -39,10 +44,10 @@ def record(
             __file__,
             _LINE,
             "%s user=%s upload=%s%s",
-            (event, user_id, upload_id, "".join(f" {k}={v}" for k, v in details.items())),
+            (event, user_id, shown_id, "".join(f" {k}={v}" for k, v in details.items())),
             None,
             func="record",
-            extra={"event": event, "user_id": user_id, "upload_id": upload_id, **details},
+            extra={"event": event, "user_id": user_id, "upload_id": shown_id, **details},
         )
     )
 

@@ -17,7 +17,7 @@ from django.core.checks import CheckMessage, Error, Tags, Warning
 from django.core.checks import register as register_check
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
-from django_ratelimit.core import _split_rate  # type: ignore[import-untyped]
+from django_ratelimit.core import _split_rate
 
 from presigned_transfers import conf, sniffing
 from presigned_transfers.policy import normalize_content_type
@@ -260,7 +260,8 @@ def _policy_problems(name: Any, spec: Any, largest: int = conf.S3_MAX_OBJECT_SIZ
     for key, value in (("MIN_SIZE", min_size), ("MAX_SIZE", max_size)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             problems.append(f"{key} should be a whole number of bytes >= 0")
-    if not problems:
+    # No problem means both are whole numbers (the second test is for mypy).
+    if not problems and isinstance(min_size, int) and isinstance(max_size, int):
         if max_size > largest:
             problems.append(
                 f"MAX_SIZE is {max_size} bytes, above S3's single POST limit of "

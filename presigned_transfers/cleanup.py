@@ -25,10 +25,9 @@ its row was removed gets the ordinary 404.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
 from django.db import transaction
 from django.db.models import Q, QuerySet
@@ -37,6 +36,7 @@ from django.utils import timezone
 from presigned_transfers import audit, exceptions, receivers, services, storage
 from presigned_transfers.conf import app_settings
 from presigned_transfers.models import Upload
+from presigned_transfers.types import OwnerId, UploadId
 
 #: S3's limit for one DeleteObjects request.
 MAX_BATCH_SIZE = 1000
@@ -46,8 +46,8 @@ MAX_BATCH_SIZE = 1000
 class Removal:
     """One upload the cleanup removed (or, in a dry run, would remove)."""
 
-    id: Any
-    owner_id: Any
+    id: UploadId
+    owner_id: OwnerId
     status: str
     reason: str
     filename: str
@@ -62,11 +62,12 @@ class CleanupReport:
     dry_run: bool
     cutoff: datetime
     #: Ids of uploads whose file arrived but was never confirmed, now complete.
-    reconciled: list[Any] = field(default_factory=list)
+    reconciled: list[UploadId] = field(default_factory=list)
     removed: list[Removal] = field(default_factory=list)
     #: ``{upload id: why}`` for uploads that could not be verified or whose objects could not
-    #: be deleted (rows kept for the next run).
-    errors: dict[Any, str] = field(default_factory=dict)
+    #: be deleted (rows kept for the next run); ``{multipart upload id: why}`` for stray
+    #: multipart uploads not aborted, ``{"multipart uploads": why}`` when they were not listed.
+    errors: dict[UploadId | str, str] = field(default_factory=dict)
     #: Due uploads left alone because another transaction (a confirm) held them.
     skipped_locked: int = 0
     #: Complete uploads whose staging object was deleted.
@@ -96,7 +97,7 @@ def _removal(upload: Upload, *, refused: bool = False) -> Removal:
     refused = refused or upload.status == Upload.Status.FAILED
     return Removal(
         id=upload.pk,
-        owner_id=upload.owner_id,  # type: ignore[attr-defined]
+        owner_id=upload.owner_id,
         status=upload.status,
         reason="refused" if refused else "expired",
         filename=upload.original_filename,
@@ -162,7 +163,7 @@ def _dry_run(
     limit: int | None,
     progress: Callable[[Removal], None] | None,
 ) -> None:
-    for upload in queryset[:limit] if limit is not None else queryset.iterator():
+    for upload in _each(queryset, limit):
         verdict = None
         if upload.status == Upload.Status.PENDING:
             try:
@@ -178,7 +179,28 @@ def _dry_run(
             progress(report.removed[-1])
 
 
-def _reconcile(report: CleanupReport, stale_ids: Iterable[Any]) -> list[Any]:
+def _each(queryset: QuerySet[Upload], limit: int | None, size: int = 500) -> Iterator[Upload]:
+    """The rows of *queryset* (at most *limit*), fetched a page at a time by primary key.
+
+    Not ``queryset.iterator()``: what is done with each row may commit or roll back, which on
+    SQLite invalidates an open cursor (Django 4.2: "Cursor needed to be reset").
+    """
+    if limit is not None:
+        yield from queryset[:limit]
+        return
+    after: UploadId | None = None
+    while True:
+        page = queryset.order_by("pk")
+        if after is not None:
+            page = page.filter(pk__gt=after)
+        batch = list(page[:size])
+        yield from batch
+        if len(batch) < size:
+            return
+        after = batch[-1].pk
+
+
+def _reconcile(report: CleanupReport, stale_ids: Iterable[UploadId]) -> list[UploadId]:
     """Verify each stale pending upload; return the ids of those now due for removal."""
     gone = []
     for pk in list(stale_ids):
@@ -246,7 +268,7 @@ def _delete_keys(keys: Iterable[str]) -> dict[str, str]:
 
 def _sweep(report: CleanupReport, batch_size: int) -> None:
     """Delete the staging objects of complete uploads whose window has closed."""
-    done: set[Any] = set()
+    done: set[UploadId] = set()
     while True:
         with transaction.atomic():
             batch = list(

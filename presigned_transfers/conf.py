@@ -35,13 +35,12 @@ S3_MAX_OBJECT_SIZE = 5 * TB
 S3_MIN_PART_SIZE = 5 * MB
 S3_MAX_PART_SIZE = 5 * GB
 S3_MAX_PARTS = 10_000
-#: The longest a multipart upload may stay open for its parts (S3 keeps them until aborted).
+#: The longest a multipart upload may stay open for its parts (S3 keeps them until aborted),
+#: which is also the longest S3 lets a presigned URL live.
 MAX_MULTIPART_EXPIRY = 7 * 24 * 60 * 60
-#: Hard ceilings on presigned URL lifetimes. The defaults are well below them;
-#: S3 itself refuses anything above 7 days.
+#: Hard ceilings on presigned URL lifetimes. The defaults are well below them.
 MAX_UPLOAD_EXPIRY = 60 * 60
 MAX_DOWNLOAD_EXPIRY = 60 * 60
-S3_MAX_EXPIRY = 7 * 24 * 60 * 60
 
 DEFAULT_CONTENT_TYPES = (
     "application/pdf",
@@ -128,11 +127,20 @@ class Policy:
         return self.permission is not None or self.allow is not None
 
 
-def _seconds(value: Any) -> Any:
-    """Accept seconds or a :class:`datetime.timedelta`; leave anything else for the checks."""
+def _seconds(value: object, name: str) -> int:
+    """Whole seconds from seconds or a :class:`datetime.timedelta` (what the checks accept)."""
     if isinstance(value, timedelta):
         return int(value.total_seconds())
-    return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return int(value)
+    raise ImproperlyConfigured(
+        f"{SETTING_NAME}['{name}'] should be a number of seconds or a timedelta, not {value!r}."
+    )
+
+
+def _optional_str(value: object) -> str | None:
+    """A text setting that may be ``None``."""
+    return None if value is None else str(value)
 
 
 class AppSettings:
@@ -166,7 +174,7 @@ class AppSettings:
 
     @property
     def endpoint_url(self) -> str | None:
-        return self.value("ENDPOINT_URL") or None
+        return _optional_str(self.value("ENDPOINT_URL") or None)
 
     @property
     def addressing_style(self) -> str:
@@ -174,11 +182,11 @@ class AppSettings:
 
     @property
     def upload_expiry(self) -> int:
-        return _seconds(self.value("UPLOAD_EXPIRY"))
+        return _seconds(self.value("UPLOAD_EXPIRY"), "UPLOAD_EXPIRY")
 
     @property
     def download_expiry(self) -> int:
-        return _seconds(self.value("DOWNLOAD_EXPIRY"))
+        return _seconds(self.value("DOWNLOAD_EXPIRY"), "DOWNLOAD_EXPIRY")
 
     @property
     def key_template(self) -> str:
@@ -209,15 +217,15 @@ class AppSettings:
 
     @property
     def acl(self) -> str | None:
-        return self.value("ACL")
+        return _optional_str(self.value("ACL"))
 
     @property
     def server_side_encryption(self) -> str | None:
-        return self.value("SERVER_SIDE_ENCRYPTION")
+        return _optional_str(self.value("SERVER_SIDE_ENCRYPTION"))
 
     @property
     def sse_kms_key_id(self) -> str | None:
-        return self.value("SSE_KMS_KEY_ID")
+        return _optional_str(self.value("SSE_KMS_KEY_ID"))
 
     @property
     def sniff_content(self) -> bool:
@@ -225,7 +233,7 @@ class AppSettings:
 
     @property
     def cleanup_grace(self) -> int:
-        return _seconds(self.value("CLEANUP_GRACE"))
+        return _seconds(self.value("CLEANUP_GRACE"), "CLEANUP_GRACE")
 
     @property
     def cors_origins(self) -> list[str]:
@@ -263,11 +271,11 @@ class AppSettings:
 
     @property
     def multipart_expiry(self) -> int:
-        return _seconds(self.value("MULTIPART_EXPIRY"))
+        return _seconds(self.value("MULTIPART_EXPIRY"), "MULTIPART_EXPIRY")
 
     @property
     def checksum(self) -> str | None:
-        return self.value("CHECKSUM")
+        return _optional_str(self.value("CHECKSUM"))
 
     @property
     def conditional_writes(self) -> bool:

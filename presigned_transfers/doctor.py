@@ -172,7 +172,7 @@ def cors_rule(origins: Sequence[str]) -> dict[str, Any]:
     POST for the signed forms, PUT for the put transport and multipart's parts. Any request
     header: a PUT carries the headers its URL was signed with (Content-Type, the checksum,
     ``If-None-Match``, the ACL and encryption), and S3 refuses a preflight that asks for one
-    not listed here. Also the one rule ``presigned_transfers.seaweedfs`` gives its buckets.
+    not listed here. Also the one rule ``presigned_transfers.testing.SeaweedFS`` gives its buckets.
     """
     return {
         "ID": CORS_RULE_ID,
@@ -241,6 +241,47 @@ def _rule_scope(rule: Mapping[str, Any]) -> tuple[str, bool]:
 
 def _overlaps(rule_prefix: str, prefix: str) -> bool:
     return prefix.startswith(rule_prefix) or rule_prefix.startswith(prefix)
+
+
+def _judge_days(
+    rules: list[tuple[dict[str, Any], int]],
+    prefix: str,
+    *,
+    need: int,
+    field: str,
+    early: str,
+    covered: str,
+    uncovered: str,
+    fine: list[str],
+    problems: list[tuple[str, str | None]],
+) -> None:
+    """Judge the lifecycle *rules* (each with its days) acting on the objects under *prefix*.
+
+    A rule acting sooner than *need* days is a problem (the app's own rules are rewritten by
+    --apply-lifecycle, another rule gets a hint naming *field*); the soonest rule that covers
+    every object under *prefix* is fine, and none is a problem. *early*, *covered* and
+    *uncovered* word each finding (``{days}`` stands for the days).
+    """
+    for rule, days in rules:
+        if days < need:
+            problems.append(
+                (
+                    f"rule {_rule_name(rule)} " + early.replace("{days}", str(days)),
+                    None
+                    if str(rule.get("ID", "")).startswith(LIFECYCLE_RULE_PREFIX)
+                    else f"Give rule {_rule_name(rule)} {field} {need} or more.",
+                )
+            )
+    covering = [
+        (rule, days)
+        for rule, days in rules
+        if _rule_scope(rule)[1] and prefix.startswith(_rule_scope(rule)[0])
+    ]
+    if covering:
+        rule, days = min(covering, key=lambda item: item[1])
+        fine.append(f"rule {_rule_name(rule)} " + covered.replace("{days}", str(days)))
+    else:
+        problems.append((uncovered, None))
 
 
 def _rule_name(rule: Mapping[str, Any]) -> str:
@@ -529,7 +570,7 @@ class BucketDoctor:
         parts) sends the headers its URL was signed with.
         """
         transport = app_settings.transport
-        wanted = []
+        wanted: list[tuple[str, tuple[str, ...]]] = []
         if transport != "put":
             wanted.append(("POST", ()))
         if transport != "post":
@@ -708,38 +749,20 @@ class BucketDoctor:
             for rule in enabled
             if "AbortIncompleteMultipartUpload" in rule and _overlaps(_rule_scope(rule)[0], kept)
         ]
-        need = multipart_min_days()
-        for rule, days in aborts:
-            if days < need:
-                problems.append(
-                    (
-                        f"rule {_rule_name(rule)} aborts multipart uploads after {days} "
-                        "day(s), while the app may still be completing one",
-                        None
-                        if str(rule.get("ID", "")).startswith(LIFECYCLE_RULE_PREFIX)
-                        else f"Give rule {_rule_name(rule)} DaysAfterInitiation {need} or more.",
-                    )
-                )
-        covering = [
-            (rule, days)
-            for rule, days in aborts
-            if _rule_scope(rule)[1] and kept.startswith(_rule_scope(rule)[0])
-        ]
-        if covering:
-            rule, days = min(covering, key=lambda item: item[1])
-            fine.append(
-                f"rule {_rule_name(rule)} aborts incomplete multipart uploads under {kept!r} "
-                f"after {days} day(s)"
-            )
-        else:
-            problems.append(
-                (
-                    f"no enabled rule aborts incomplete multipart uploads under {kept!r}: the "
-                    "parts of an abandoned one are billed until it is aborted, and "
-                    "presigned_cleanup aborts only those it knows of, when it runs",
-                    None,
-                )
-            )
+        _judge_days(
+            aborts,
+            kept,
+            need=multipart_min_days(),
+            field="DaysAfterInitiation",
+            early="aborts multipart uploads after {days} day(s), while the app may still be "
+            "completing one",
+            covered=f"aborts incomplete multipart uploads under {kept!r} after {{days}} day(s)",
+            uncovered=f"no enabled rule aborts incomplete multipart uploads under {kept!r}: the "
+            "parts of an abandoned one are billed until it is aborted, and presigned_cleanup "
+            "aborts only those it knows of, when it runs",
+            fine=fine,
+            problems=problems,
+        )
 
     def _lifecycle_expiries(
         self,
@@ -772,43 +795,25 @@ class BucketDoctor:
                         f"(such as {staging!r}); delete uploads through the app instead.",
                     )
                 )
-        need = staging_min_days()
         staged = [
             (rule, int(expiration["Days"]))
             for rule, expiration in expiries
             if "Days" in expiration and _overlaps(_rule_scope(rule)[0], staging)
         ]
-        for rule, days in staged:
-            if days < need:
-                problems.append(
-                    (
-                        f"rule {_rule_name(rule)} expires staging objects after {days} "
-                        "day(s), while the cleanup may still need them",
-                        None
-                        if str(rule.get("ID", "")).startswith(LIFECYCLE_RULE_PREFIX)
-                        else f"Give rule {_rule_name(rule)} Days {need} or more.",
-                    )
-                )
-        covering = [
-            (rule, days)
-            for rule, days in staged
-            if _rule_scope(rule)[1] and staging.startswith(_rule_scope(rule)[0])
-        ]
-        if covering:
-            rule, days = min(covering, key=lambda item: item[1])
-            fine.append(
-                f"rule {_rule_name(rule)} expires staging objects under {staging!r} after "
-                f"{days} day(s)"
-            )
-        else:
-            problems.append(
-                (
-                    f"no enabled rule expires the objects under {staging!r} (only ever "
-                    "staging copies): those presigned_cleanup did not delete stay, and are "
-                    "billed, forever",
-                    None,
-                )
-            )
+        _judge_days(
+            staged,
+            staging,
+            need=staging_min_days(),
+            field="Days",
+            early="expires staging objects after {days} day(s), while the cleanup may still "
+            "need them",
+            covered=f"expires staging objects under {staging!r} after {{days}} day(s)",
+            uncovered=f"no enabled rule expires the objects under {staging!r} (only ever "
+            "staging copies): those presigned_cleanup did not delete stay, and are billed, "
+            "forever",
+            fine=fine,
+            problems=problems,
+        )
 
     def check_encryption(self) -> Finding:
         try:

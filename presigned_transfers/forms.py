@@ -20,14 +20,30 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from presigned_transfers import ui
-from presigned_transfers.models import Upload
+from presigned_transfers.models import Upload, UploadQuerySet
+from presigned_transfers.types import User
+
+if TYPE_CHECKING:
+    from typing import Self
+
+    # For mypy, the mixins below subclass what they are mixed into; at run time they are
+    # plain mixins. The fields are generic in django-stubs only: Django's own cannot be
+    # subscripted at run time.
+    _UploadsMixinBase = forms.ModelChoiceField[Upload]
+    _FormMixinBase = forms.BaseForm
+    _UploadChoiceField = forms.ModelChoiceField[Upload]
+    _UploadMultipleChoiceField = forms.ModelMultipleChoiceField[Upload]
+else:
+    _UploadsMixinBase = _FormMixinBase = object
+    _UploadChoiceField = forms.ModelChoiceField
+    _UploadMultipleChoiceField = forms.ModelMultipleChoiceField
 
 
 class UploadWidget(forms.Widget):
@@ -48,11 +64,11 @@ class UploadWidget(forms.Widget):
         self.label = label
         #: The uploads the picker may show as already chosen, and whose they are; set by the
         #: field.
-        self.queryset: Any = Upload.objects.none()
-        self.user: Any = None
+        self.queryset: UploadQuerySet = Upload.objects.none()
+        self.user: User | None = None
 
-    def __deepcopy__(self, memo: dict[int, Any]) -> UploadWidget:
-        result: UploadWidget = super().__deepcopy__(memo)  # type: ignore[assignment]
+    def __deepcopy__(self, memo: dict[int, Any]) -> Self:
+        result = super().__deepcopy__(memo)
         result.queryset = self.queryset
         result.user = self.user
         return result
@@ -63,7 +79,7 @@ class UploadWidget(forms.Widget):
         values = value if isinstance(value, (list, tuple)) else [value]
         return [str(getattr(v, "pk", v)) for v in values if v not in (None, "")]
 
-    def format_value(self, value: Any) -> list[str]:  # type: ignore[override]
+    def format_value(self, value: Any) -> list[str]:
         return self._values(value)
 
     def get_context(self, name: str, value: Any, attrs: dict[str, Any] | None) -> dict[str, Any]:
@@ -124,22 +140,21 @@ def _valid_ids(values: Iterable[str]) -> list[str]:
     return valid
 
 
-class _UserUploadsMixin:
+class _UserUploadsMixin(_UploadsMixinBase):
     """Restricts the choices to :attr:`user`'s complete uploads made under :attr:`policy`.
 
     None at all when the user may not use that policy (its ``PERMISSION`` or ``ALLOW``).
     """
 
-    widget: Any
     policy: str | None
-    _user: Any = None
+    _user: User | None = None
 
     def __init__(
         self,
         *,
         policy: str | None = None,
         picker_label: str | None = None,
-        user: Any = None,
+        user: User | None = None,
         **kwargs: Any,
     ) -> None:
         self.policy = policy
@@ -148,25 +163,25 @@ class _UserUploadsMixin:
             widget = widget(policy=policy, label=picker_label)
         kwargs["widget"] = widget
         kwargs.setdefault("queryset", Upload.objects.none())
-        super().__init__(**kwargs)  # type: ignore[call-arg]
+        super().__init__(**kwargs)
         if user is not None:
             self.user = user
 
     @property
-    def user(self) -> Any:
+    def user(self) -> User | None:
         return self._user
 
     @user.setter
-    def user(self, user: Any) -> None:
+    def user(self, user: User | None) -> None:
         """Setting the user is what makes the field accept anything: their complete uploads."""
         self._user = user
         queryset = Upload.objects.choosable_by(user, policy=self.policy)
-        self.queryset = queryset  # type: ignore[attr-defined]
+        self.queryset = queryset
         self.widget.queryset = queryset
         self.widget.user = user
 
-    def __deepcopy__(self, memo: dict[int, Any]) -> Any:
-        result = super().__deepcopy__(memo)  # type: ignore[misc]
+    def __deepcopy__(self, memo: dict[int, Any]) -> Self:
+        result = super().__deepcopy__(memo)
         result._user = self._user
         result.widget.queryset = result.queryset
         result.widget.user = self._user
@@ -181,19 +196,19 @@ class _UserUploadsMixin:
             )
         values = value if isinstance(value, (list, tuple)) else [value]
         for item in values:
-            if item not in self.empty_values and not _valid_ids([item]):  # type: ignore[attr-defined]
+            if item not in self.empty_values and not _valid_ids([item]):
                 raise ValidationError(
-                    self.error_messages["invalid_choice"],  # type: ignore[attr-defined]
+                    self.error_messages["invalid_choice"],
                     code="invalid_choice",
                     params={"value": item},
                 )
-        return super().clean(value)  # type: ignore[misc]
+        return super().clean(value)
 
 
 _UNAVAILABLE = _("This upload is not available. Upload the file again.")
 
 
-class UploadField(_UserUploadsMixin, forms.ModelChoiceField):
+class UploadField(_UserUploadsMixin, _UploadChoiceField):
     """One of the form user's *complete* uploads, chosen with the upload picker.
 
     ``policy`` names the upload policy the picker uses (the default one if omitted); only
@@ -206,19 +221,19 @@ class UploadField(_UserUploadsMixin, forms.ModelChoiceField):
     default_error_messages = {"invalid_choice": _UNAVAILABLE}
 
 
-class MultipleUploadField(_UserUploadsMixin, forms.ModelMultipleChoiceField):
+class MultipleUploadField(_UserUploadsMixin, _UploadMultipleChoiceField):
     """Several of the form user's complete uploads, chosen with a ``multiple`` picker."""
 
     widget = MultipleUploadWidget
     default_error_messages = {"invalid_choice": _UNAVAILABLE, "invalid_pk_value": _UNAVAILABLE}
 
 
-class UploadFormMixin:
+class UploadFormMixin(_FormMixinBase):
     """Give a form a ``user=`` argument and hand it to every upload field."""
 
-    def __init__(self, *args: Any, user: Any = None, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, user: User | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if user is not None:
-            for field in self.fields.values():  # type: ignore[attr-defined]
+            for field in self.fields.values():
                 if isinstance(field, _UserUploadsMixin):
                     field.user = user

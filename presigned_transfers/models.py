@@ -10,19 +10,20 @@ from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext_lazy as _
 
 from presigned_transfers.policy import may_use, named_policy
+from presigned_transfers.types import User
 
 
 class UploadQuerySet(models.QuerySet["Upload"]):
-    def owned_by(self, user: object) -> UploadQuerySet:
+    def owned_by(self, user: User | None) -> UploadQuerySet:
         """Uploads of *user*; none at all for an anonymous user."""
-        if not getattr(user, "is_authenticated", False):
+        if user is None or not user.is_authenticated:
             return self.none()
-        return self.filter(owner=user)
+        return self.filter(owner_id=user.pk)
 
     def complete(self) -> UploadQuerySet:
         return self.filter(status=Upload.Status.COMPLETE)
 
-    def choosable_by(self, user: object, *, policy: str | None = None) -> UploadQuerySet:
+    def choosable_by(self, user: User | None, *, policy: str | None = None) -> UploadQuerySet:
         """The uploads *user* may choose for *policy* (the default policy for ``None``).
 
         The one home of that rule, used by :mod:`presigned_transfers.forms` and
@@ -176,4 +177,4 @@ class UploadPart(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"part {self.number} of {self.upload_id}"  # type: ignore[attr-defined]
+        return f"part {self.number} of {self.upload_id}"

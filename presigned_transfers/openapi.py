@@ -26,7 +26,8 @@ FILENAME = "openapi.json"
 @functools.cache
 def _load() -> dict[str, Any]:
     text = resources.files("presigned_transfers").joinpath(FILENAME).read_text("utf-8")
-    return json.loads(text)  # type: ignore[no-any-return]
+    document: dict[str, Any] = json.loads(text)
+    return document
 
 
 def mount_path() -> str:

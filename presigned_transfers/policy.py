@@ -27,6 +27,7 @@ from presigned_transfers.conf import (
     Policy,
     app_settings,
 )
+from presigned_transfers.types import OwnerId, User
 
 #: Longest original filename accepted (bytes of UTF-8 are bounded by the column size).
 MAX_FILENAME_LENGTH = 255
@@ -103,7 +104,7 @@ def _key_safe(name: str) -> str:
     return safe
 
 
-def build_key(*, owner_id: object, filename: str, policy: str, now: datetime) -> str:
+def build_key(*, owner_id: OwnerId, filename: str, policy: str, now: datetime) -> str:
     """The object key for a new upload, from ``KEY_TEMPLATE``.
 
     Placeholders: ``{owner_id}``, ``{random}`` (32 hex characters), ``{filename}`` (see
@@ -156,14 +157,18 @@ def named_policy(name: str | None) -> Policy:
     return rules
 
 
-def may_use(rules: Policy, user: object) -> bool:
+def may_use(rules: Policy, user: User | None) -> bool:
     """Whether *user* may upload under *rules*: its ``PERMISSION`` and ``ALLOW``, if any."""
     if not rules.restricted:
         return True
-    if not getattr(user, "is_authenticated", False):
+    if user is None or not user.is_authenticated:
         return False
-    if rules.permission is not None and not user.has_perm(rules.permission):  # type: ignore[attr-defined]
-        return False
+    if rules.permission is not None:
+        # has_perm comes with PermissionsMixin, which a custom AUTH_USER_MODEL may not use:
+        # a user without it has no permission at all.
+        has_perm = getattr(user, "has_perm", None)
+        if has_perm is None or not has_perm(rules.permission):
+            return False
     if rules.allow is not None:
         allow = import_string(rules.allow) if isinstance(rules.allow, str) else rules.allow
         return bool(allow(user))
@@ -182,7 +187,7 @@ def validate_upload_request(
     content_type: object,
     size: object,
     policy: object = None,
-    user: object = None,
+    user: User | None = None,
 ) -> UploadRequest:
     """Check *user*'s request to upload one file against the named policy.
 

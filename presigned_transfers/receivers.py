@@ -21,6 +21,7 @@ logger = logging.getLogger("presigned_transfers")
 
 def mark_objects_deleted(upload: Upload) -> None:
     """Tell :func:`delete_objects_with_row` that *upload*'s objects are gone already."""
+    # A mark on this one instance, not a field: mypy knows no such attribute (the ignore).
     upload._objects_deleted = True  # type: ignore[attr-defined]
 
 

@@ -27,12 +27,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, NoReturn
 
 from django.core.exceptions import ImproperlyConfigured
 
 try:
-    from rest_framework import relations
+    from rest_framework import fields, relations
 except ImportError as error:
     raise ImportError(
         "presigned_transfers.rest_framework needs Django REST framework; install it with "
@@ -41,11 +41,20 @@ except ImportError as error:
 
 from presigned_transfers.forms import _UNAVAILABLE
 from presigned_transfers.models import Upload, UploadQuerySet
+from presigned_transfers.types import UploadId
 
 __all__ = ["UploadField"]
 
 
-class UploadField(relations.PrimaryKeyRelatedField):
+def _fail(field: fields.Field, key: str, **params: object) -> NoReturn:
+    """``field.fail(key, **params)``: raise its ValidationError (mypy cannot see it raises)."""
+    field.fail(key, **params)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+# Django REST framework ships no type information, so its classes are Any to mypy (the
+# ignore[misc] on each subclass: "cannot subclass Any").
+class UploadField(relations.PrimaryKeyRelatedField):  # type: ignore[misc]
     """One of the request user's *complete* uploads made under ``policy``, given by its id.
 
     ``policy`` names the upload policy (the default one if omitted). The user is
@@ -80,42 +89,42 @@ class UploadField(relations.PrimaryKeyRelatedField):
             )
         return Upload.objects.choosable_by(request.user, policy=self.policy)
 
-    def _to_id(self, data: Any) -> uuid.UUID:
+    def _to_id(self, data: object) -> UploadId:
         """*data* as an upload id; refused like an unknown id if it is not one."""
         try:
             if not isinstance(data, (str, uuid.UUID)):
                 raise ValueError(data)
             return uuid.UUID(str(data))
         except ValueError:
-            self.fail("does_not_exist", pk_value=data)
+            _fail(self, "does_not_exist", pk_value=data)
 
-    def to_internal_value(self, data: Any) -> Upload:
+    def to_internal_value(self, data: object) -> Upload:
         pk = self._to_id(data)
         try:
             return self.get_queryset().get(pk=pk)
         except Upload.DoesNotExist:
-            self.fail("does_not_exist", pk_value=data)
+            _fail(self, "does_not_exist", pk_value=data)
 
-    def to_representation(self, value: Any) -> str:
+    def to_representation(self, value: Upload) -> str:
         return str(value.pk)
 
 
-class _UploadListField(relations.ManyRelatedField):
+class _UploadListField(relations.ManyRelatedField):  # type: ignore[misc]  # DRF: see above
     """``UploadField(many=True)``: a list of ids, all checked in one query."""
 
     child_relation: UploadField
 
-    def to_internal_value(self, data: Any) -> list[Upload]:
+    def to_internal_value(self, data: object) -> list[Upload]:
         if isinstance(data, str) or not isinstance(data, Iterable) or isinstance(data, dict):
-            self.fail("not_a_list", input_type=type(data).__name__)
+            _fail(self, "not_a_list", input_type=type(data).__name__)
         items = list(data)
         if not self.allow_empty and not items:
-            self.fail("empty")
+            _fail(self, "empty")
         child = self.child_relation
         # Order kept, duplicates dropped: the same id twice is the same upload once.
         ids = list(dict.fromkeys(child._to_id(item) for item in items))
         found = {upload.pk: upload for upload in child.get_queryset().filter(pk__in=ids)}
         for pk in ids:
             if pk not in found:
-                child.fail("does_not_exist", pk_value=str(pk))
+                _fail(child, "does_not_exist", pk_value=str(pk))
         return [found[pk] for pk in ids]

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import urllib3
+from botocore.httpsession import get_cert_path
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 from urllib3.exceptions import HTTPError
@@ -83,7 +84,7 @@ def get_pool() -> urllib3.PoolManager:
                         connect=app_settings.s3_connect_timeout, read=app_settings.s3_read_timeout
                     ),
                     retries=False,
-                    ca_certs=os.environ.get("AWS_CA_BUNDLE") or _certifi_bundle(),
+                    ca_certs=os.environ.get("AWS_CA_BUNDLE") or _ca_bundle(),
                 )
             pool = _pool
     return pool
@@ -98,12 +99,9 @@ def reset() -> None:
         pool.clear()
 
 
-def _certifi_bundle() -> str | None:
-    try:
-        import certifi  # botocore's own dependency: the same CAs botocore trusts
-    except ImportError:  # pragma: no cover - botocore requires it
-        return None
-    return str(certifi.where())
+def _ca_bundle() -> str:
+    """The CA bundle botocore verifies S3's certificate with (certifi's, or its own)."""
+    return str(get_cert_path(True))
 
 
 def request(

@@ -32,6 +32,8 @@ from datetime import timedelta
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import AnonymousUser
 from django.db import transaction
 from django.db.models import Count, Q, Sum
 from django.http import HttpRequest
@@ -50,6 +52,7 @@ from presigned_transfers import (
 )
 from presigned_transfers.conf import app_settings
 from presigned_transfers.models import Upload, UploadPart
+from presigned_transfers.types import UploadId, User
 
 logger = logging.getLogger("presigned_transfers")
 
@@ -73,7 +76,7 @@ class NewUpload:
         return self.signed
 
 
-def get_owned_upload(user: Any, upload_id: Any, *, lock: bool = False) -> Upload:
+def get_owned_upload(user: User, upload_id: UploadId | str, *, lock: bool = False) -> Upload:
     """The upload *upload_id* if *user* owns it; :class:`UploadNotFound` otherwise.
 
     Someone else's upload and a missing one look exactly alike (404, never 403).
@@ -91,7 +94,7 @@ def get_owned_upload(user: Any, upload_id: Any, *, lock: bool = False) -> Upload
         raise exceptions.UploadNotFound() from error
 
 
-def _check_quota(user: Any, size: int, *, exclude: Any = None) -> None:
+def _check_quota(user: AbstractBaseUser, size: int, *, exclude: UploadId | None = None) -> None:
     """Refuse an upload that would take *user* over ``QUOTA``; call inside a transaction.
 
     Complete uploads and pending ones whose window is open count (*exclude* names one that
@@ -106,7 +109,7 @@ def _check_quota(user: Any, size: int, *, exclude: Any = None) -> None:
     user_model = get_user_model()
     list(user_model._default_manager.select_for_update().filter(pk=user.pk).values_list("pk"))
     now = timezone.now()
-    counted = Upload.objects.filter(owner=user).filter(
+    counted = Upload.objects.filter(owner_id=user.pk).filter(
         Q(status=Upload.Status.COMPLETE) | Q(status=Upload.Status.PENDING, expires_at__gt=now)
     )
     if exclude is not None:
@@ -131,7 +134,7 @@ def _check_quota(user: Any, size: int, *, exclude: Any = None) -> None:
 
 def create_upload(
     *,
-    user: Any,
+    user: User,
     filename: object,
     content_type: object,
     size: object,
@@ -155,10 +158,11 @@ def create_upload(
     except exceptions.TransferError as error:
         audit.record("refuse", user=user, stage="sign", code=error.code)
         raise
+    owner = _owner(user)
     use_checksum = app_settings.checksum == "sha256"
     now = timezone.now()
     key = policy.build_key(
-        owner_id=user.pk, filename=wanted.filename, policy=wanted.policy.name, now=now
+        owner_id=owner.pk, filename=wanted.filename, policy=wanted.policy.name, now=now
     )
     fields: dict[str, Any] = {"transport": transport}
     signed: signing.SignedPost | signing.SignedPut | None
@@ -199,9 +203,9 @@ def create_upload(
         )
     try:
         with transaction.atomic():
-            _check_quota(user, wanted.size)
+            _check_quota(owner, wanted.size)
             upload = Upload.objects.create(
-                owner=user,
+                owner_id=owner.pk,
                 key=key,
                 original_filename=wanted.filename,
                 content_type=wanted.content_type,
@@ -227,6 +231,14 @@ def create_upload(
     return NewUpload(upload=upload, signed=signed)
 
 
+def _owner(user: User) -> AbstractBaseUser:
+    """*user* as the owner of a new upload: anonymous users own nothing (the views let none
+    this far)."""
+    if isinstance(user, AnonymousUser):
+        raise exceptions.NotAuthenticated()
+    return user
+
+
 def _abort_quietly(key: str, multipart_id: str) -> None:
     # The row was not written: S3 must not keep parts nothing accounts for. If this fails too,
     # the cleanup's sweep of open multipart uploads (and the bucket's lifecycle rule) ends it.
@@ -249,7 +261,7 @@ class SignedPart:
     put: signing.SignedPut
 
 
-def sign_parts(*, user: Any, upload_id: Any, parts: object) -> list[SignedPart]:
+def sign_parts(*, user: User, upload_id: UploadId | str, parts: object) -> list[SignedPart]:
     """Presigned UploadPart URLs for parts of *user*'s pending multipart upload.
 
     *parts* is ``[{"part_number": n, "checksum_sha256": "..."}, ...]`` (at most 100); each URL
@@ -265,7 +277,11 @@ def sign_upload_parts(upload: Upload, parts: object) -> list[SignedPart]:
     wanted = _parse_parts(upload, parts)
     if upload.checksum:
         UploadPart.objects.bulk_create(
-            [UploadPart(upload=upload, number=n, checksum_sha256=c) for n, c in wanted.items()],
+            [
+                UploadPart(upload=upload, number=n, checksum_sha256=c)
+                for n, c in wanted.items()
+                if c is not None  # all of them: the upload has checksums
+            ],
             update_conflicts=True,
             unique_fields=["upload", "number"],
             update_fields=["checksum_sha256"],
@@ -340,7 +356,7 @@ class PartsState:
     parts: dict[int, storage.Part]
 
 
-def uploaded_parts(*, user: Any, upload_id: Any) -> PartsState:
+def uploaded_parts(*, user: User, upload_id: UploadId | str) -> PartsState:
     """What S3 holds of *user*'s multipart upload (asked of S3, not of the browser's memory):
     for resuming after a reload. A finished upload holds no parts."""
     upload = get_owned_upload(user, upload_id)
@@ -357,7 +373,9 @@ def uploaded_parts(*, user: Any, upload_id: Any) -> PartsState:
     return PartsState(upload=upload, parts=parts)
 
 
-def confirm_upload(*, user: Any, upload_id: Any, request: HttpRequest | None = None) -> Upload:
+def confirm_upload(
+    *, user: User, upload_id: UploadId | str, request: HttpRequest | None = None
+) -> Upload:
     """Verify *user*'s uploaded object against what was signed; keep it or refuse it.
 
     Idempotent: confirming a complete upload returns it again; confirming a refused one
@@ -381,7 +399,7 @@ def confirm_upload(*, user: Any, upload_id: Any, request: HttpRequest | None = N
     return upload
 
 
-def reconcile_upload(upload_id: Any) -> str:
+def reconcile_upload(upload_id: UploadId) -> str:
     """Verify and store a pending upload whose browser never confirmed it, as confirm would.
 
     For ``presigned_cleanup``: an upload whose bytes arrived intact is completed on the
@@ -624,12 +642,12 @@ def _announce(
     upload: Upload,
     refused: exceptions.TransferError | None,
     *,
-    user: Any,
+    user: User | None,
     request: HttpRequest | None,
     by: str | None = None,
 ) -> None:
     """Audit and signal what verifying *upload* decided; raise the refusal, if any."""
-    extra = {"by": by} if by else {}
+    extra: dict[str, Any] = {"by": by} if by else {}
     if refused is not None:
         audit.record(
             "refuse", user=user, upload=upload, stage="confirm", code=refused.code, **extra
@@ -708,13 +726,13 @@ def _sniff(upload: Upload, head: bytes) -> exceptions.TransferError | None:
     )
 
 
-def download_url(*, user: Any, upload_id: Any) -> signing.SignedUrl:
+def download_url(*, user: User, upload_id: UploadId | str) -> signing.SignedUrl:
     """A presigned GET for *user*'s complete upload, forcing a download with its name."""
     upload = get_owned_upload(user, upload_id)
     return sign_download(upload, user=user)
 
 
-def sign_download(upload: Upload, *, user: Any) -> signing.SignedUrl:
+def sign_download(upload: Upload, *, user: User) -> signing.SignedUrl:
     """A presigned GET of *upload*'s kept object (the caller has checked who may have it).
 
     Only ever the key confirm stored, pinned to the version it stored in a versioned bucket:
@@ -731,7 +749,7 @@ def sign_download(upload: Upload, *, user: Any) -> signing.SignedUrl:
     return signed
 
 
-def delete_upload(*, user: Any, upload_id: Any) -> None:
+def delete_upload(*, user: User, upload_id: UploadId | str) -> None:
     """Delete *user*'s upload: its objects (and an open multipart upload) first, then its row."""
     with transaction.atomic():
         upload = get_owned_upload(user, upload_id, lock=True)

@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, Literal
 
 from botocore.exceptions import BotoCoreError
 from django.core.signals import setting_changed
@@ -31,27 +31,31 @@ from presigned_transfers.conf import (
 from presigned_transfers.sigv4 import Credentials, S3Presigner, credentials_from_boto3
 
 logger = logging.getLogger("presigned_transfers")
-#: What S3 replaces by the uploaded file's name in a POST's key (see sigv4.S3Presigner).
-_FILENAME_PLACEHOLDER = "${filename}"
 _lock = threading.Lock()
 _signer: tuple[S3Presigner, Callable[[], Credentials]] | None = None
 
 
 def get_signer() -> tuple[S3Presigner, Callable[[], Credentials]]:
-    """The presigner for the configured bucket and the credentials source, built once."""
+    """The presigner for the configured bucket and the credentials source, built once.
+
+    The endpoint is resolved by botocore from the shared session (:mod:`.aws`), with the
+    settings :mod:`.storage` builds its client from, so both address the bucket alike.
+    """
     global _signer
     signer = _signer
     if signer is None:
         with _lock:
             if _signer is None:
+                session = aws.get_session()
                 _signer = (
                     S3Presigner(
                         bucket=app_settings.bucket,
                         region=app_settings.region,
                         endpoint_url=app_settings.endpoint_url,
                         addressing_style=app_settings.addressing_style,
+                        session=session,
                     ),
-                    credentials_from_boto3(aws.get_session()),
+                    credentials_from_boto3(session),
                 )
             signer = _signer
     return signer
@@ -106,7 +110,7 @@ def _bounded(expires_in: int, maximum: int) -> int:
 def post_fields_and_conditions(
     *, content_type: str, min_size: int, max_size: int, checksum: str | None = None
 ) -> tuple[dict[str, str], list[object]]:
-    """The form fields and policy conditions every upload is pinned to (key aside)."""
+    """The form fields and POST policy conditions every upload is pinned to (key aside)."""
     fields = {"Content-Type": content_type}
     conditions: list[object] = [
         ["eq", "$Content-Type", content_type],
@@ -138,11 +142,6 @@ def presign_post(
     fields, conditions = post_fields_and_conditions(
         content_type=content_type, min_size=min_size, max_size=max_size, checksum=checksum
     )
-    if key.endswith(_FILENAME_PLACEHOLDER):
-        # The presigner pins such a key by its prefix only (S3 puts the browser's file name
-        # in place of "${filename}"): pin the whole key as well. Any other key is pinned
-        # exactly by the presigner's own {"key": ...} condition, and once is enough.
-        conditions.insert(0, ["eq", "$key", key])
     presigner, credentials = get_signer()
     url, signed_fields = presigner.presign_post(
         _credentials(credentials),
@@ -227,7 +226,7 @@ def presign_part(
 
 def presign_request(
     *,
-    method: str,
+    method: Literal["GET", "PUT"],
     key: str,
     headers: Mapping[str, str] | None = None,
     expires_in: int,

@@ -1,4 +1,4 @@
-"""A pure, fast AWS Signature Version 4 presigner for one S3 bucket.
+"""A fast AWS Signature Version 4 presigner for one S3 bucket.
 
 It produces the same bytes as botocore's ``generate_presigned_post`` and
 ``generate_presigned_url`` (``signature_version="s3v4"``) for the same inputs and clock, at a
@@ -6,10 +6,12 @@ fraction of the cost: everything that does not depend on the credentials, the ke
 worked out once in :class:`S3Presigner`'s constructor, derived signing keys are cached per
 (secret, date, region), and a signature is a few string joins, one SHA-256 and one HMAC.
 
-No Django and no botocore here. Endpoint resolution mirrors what botocore's S3 endpoint ruleset
-does for a plain bucket (no ARNs, access points, S3 Express, FIPS, dual-stack or accelerate) with
-the default ``us_east_1_regional_endpoint="legacy"``; see :class:`S3Presigner` for the details,
-including the quirks copied on purpose.
+Where a bucket's requests go is botocore's to say: the constructor asks an unsigned botocore
+client once (as django-storages does for its unsigned URLs) for the URL of one object and of the
+bucket's POST form, so regions, partitions, the global endpoint, addressing styles, custom
+endpoints and the configuration botocore reads (``AWS_ENDPOINT_URL_S3``,
+``AWS_S3_US_EAST_1_REGIONAL_ENDPOINT``, ...) resolve exactly as for the app's own boto3 client.
+No request touches botocore afterwards. Nothing of Django or of the app is imported here.
 """
 
 from __future__ import annotations
@@ -19,15 +21,21 @@ import hmac
 import re
 import time
 from base64 import b64encode
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
 from hashlib import sha256
 from json import dumps as _json_dumps
 from json.encoder import encode_basestring_ascii as _json_str  # what json.dumps uses for str
-from typing import Any
-from urllib.parse import quote, urlsplit
+from typing import Literal
+from urllib.parse import urlsplit
+
+import boto3.session
+from botocore import UNSIGNED
+from botocore.config import Config
+from botocore.credentials import Credentials as BotocoreCredentials
+from botocore.exceptions import BotoCoreError
 
 __all__ = [
     "MAX_EXPIRES_IN",
@@ -41,54 +49,35 @@ MAX_EXPIRES_IN = 7 * 24 * 3600
 
 _ALGORITHM = "AWS4-HMAC-SHA256"
 _UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
-_QUERY_SAFE = "-._~"  # botocore.utils.SAFE_CHARS, used for every query-string key and value
-_FILENAME_PLACEHOLDER = "${filename}"
 
-# The query parameters each method accepts, with their wire names. They are emitted in the
-# caller's order, as botocore does (its serializer walks the caller's Params in order).
-# ``response-expires`` is left out on purpose: botocore takes a timestamp there and reformats it.
-_GET_PARAMS = frozenset(
-    {
-        "response-cache-control",
-        "response-content-disposition",
-        "response-content-encoding",
-        "response-content-language",
-        "response-content-type",
-        "versionId",
-        "partNumber",
-    }
-)
-_PUT_PARAMS = frozenset({"partNumber", "uploadId"})
-_ALLOWED_PARAMS = {"GET": _GET_PARAMS, "PUT": _PUT_PARAMS}
-_ADDRESSING_STYLES = ("auto", "path", "virtual")
+_AddressingStyle = Literal["auto", "path", "virtual"]
+#: What botocore's ``s3={"addressing_style": ...}`` may be, by name (the value is the same
+#: string, typed as the Literal botocore's Config takes).
+_ADDRESSING_STYLES: dict[str, _AddressingStyle] = {
+    "auto": "auto",
+    "path": "path",
+    "virtual": "virtual",
+}
 
-# botocore.endpoint_provider / handlers / compat
-_HOST_LABEL_RE = re.compile(r"^(?!-)[a-zA-Z0-9-]{1,63}(?<!-)$")
-_IPV4_RE = re.compile(r"^(?:[0-9]{1,3}\.){3}[0-9]{1,3}$")
+# The query parameters each method accepts (those the app sends), by wire name. They are
+# emitted in the caller's order, as botocore does (its serializer walks the caller's Params in
+# order), and all sort after "X-Amz-..." (lower case), which the canonical query relies on.
+_ALLOWED_PARAMS = {
+    "GET": frozenset({"response-content-disposition", "versionId"}),  # a download
+    "PUT": frozenset({"partNumber", "uploadId"}),  # UploadPart (both, or neither: PutObject)
+}
+
+# A plain bucket name (botocore.handlers.VALID_BUCKET; no ARN, since ":" is not allowed), and
+# the suffixes of names S3 serves under another signing service than "s3" (S3 Express
+# directory buckets and their access points, Outposts access-point aliases).
 _VALID_BUCKET_RE = re.compile(r"^[a-zA-Z0-9.\-_]{1,255}$")
-_HOSTNAME_RE = re.compile(
-    r"^((?!-)[A-Z\d-]{1,63}(?<!-)\.)*((?!-)[A-Z\d-]{1,63}(?<!-))$", re.IGNORECASE | re.ASCII
-)
+_OTHER_SERVICE_SUFFIXES = ("--x-s3", "--xa-s3", "--op-s3")
+# A region's name is a DNS label in lower case; "aws-global" & co. are no bucket's region.
 _REGION_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 _HEADER_NAME_RE = re.compile(r"^[a-z0-9!#$%&'*+.^_`|~-]+$")  # an RFC 9110 token, lower case
 _DEFAULT_PORTS = {"http": 80, "https": 443}
-
-
-# The parts of botocore/data/partitions.json that S3 endpoints depend on, in that file's order:
-# (name, region regex, DNS suffix). botocore also matches each partition's explicit list of
-# regions, but every region listed there matches its partition's regex except the "*-global"
-# pseudo-regions, which S3Presigner refuses. A region that matches nothing falls back to "aws".
-# A test checks this table against the installed botocore.
-_PARTITIONS = (
-    ("aws", re.compile(r"^(us|eu|ap|sa|ca|me|af|il|mx)\-\w+\-\d+$"), "amazonaws.com"),
-    ("aws-cn", re.compile(r"^cn\-\w+\-\d+$"), "amazonaws.com.cn"),
-    ("aws-eusc", re.compile(r"^eusc\-(de)\-\w+\-\d+$"), "amazonaws.eu"),
-    ("aws-iso", re.compile(r"^us\-iso\-\w+\-\d+$"), "c2s.ic.gov"),
-    ("aws-iso-b", re.compile(r"^us\-isob\-\w+\-\d+$"), "sc2s.sgov.gov"),
-    ("aws-iso-e", re.compile(r"^eu\-isoe\-\w+\-\d+$"), "cloud.adc-e.uk"),
-    ("aws-iso-f", re.compile(r"^us\-isof\-\w+\-\d+$"), "csp.hci.ic.gov"),
-    ("aws-us-gov", re.compile(r"^us\-gov\-\w+\-\d+$"), "amazonaws.com"),
-)
+#: The object key the endpoint is probed with: quoting leaves it as it is.
+_PROBE_KEY = "k"
 
 
 @dataclass(frozen=True)
@@ -173,91 +162,35 @@ def _check_expires_in(expires_in: int) -> None:
         )
 
 
-def _partition(region: str) -> tuple[str, str]:
-    """(partition name, DNS suffix) for a region, as botocore's ``aws.partition``."""
-    for name, regex, dns_suffix in _PARTITIONS:
-        if regex.match(region):
-            return name, dns_suffix
-    return _PARTITIONS[0][0], _PARTITIONS[0][2]
+def _botocore_urls(
+    session: boto3.session.Session,
+    *,
+    bucket: str,
+    region: str,
+    endpoint_url: str | None,
+    addressing_style: _AddressingStyle,
+) -> tuple[str, str]:
+    """(the URL of the object ``_PROBE_KEY``, the POST form's action URL), from botocore.
 
-
-def _is_virtual_hostable(bucket: str, *, allow_dots: bool) -> bool:
-    """botocore's ``aws.isVirtualHostableS3Bucket``."""
-    if len(bucket) < 3 or bucket.lower() != bucket or _IPV4_RE.match(bucket):
-        return False
-    if not allow_dots:
-        return _HOST_LABEL_RE.match(bucket) is not None
-    return all(_HOST_LABEL_RE.match(label) for label in bucket.split("."))
-
-
-def _remove_dot_segments(path: str) -> str:
-    """botocore.utils.remove_dot_segments (which also collapses repeated slashes)."""
-    if not path:
-        return ""
-    output: list[str] = []
-    for segment in path.split("/"):
-        if segment and segment != ".":
-            if segment == "..":
-                if output:
-                    output.pop()
-            else:
-                output.append(segment)
-    first = "/" if path[0] == "/" else ""
-    last = "/" if path[-1] == "/" and output else ""
-    return first + "/".join(output) + last
-
-
-def _resolve_endpoint(bucket: str, region: str, endpoint_url: str | None, style: str) -> str:
-    """The bucket's base URL, as botocore's S3 endpoint ruleset builds it for a presign."""
-    if endpoint_url is None:
-        partition, dns_suffix = _partition(region)
-        # botocore's customize_endpoint_resolver_builtins: a presign in the "aws" partition
-        # switches to the global endpoint unless addressing is explicitly virtual or path, or
-        # the bucket cannot be a host label at all. So "auto" gives bucket.s3.amazonaws.com for
-        # any region of the aws partition, eu-west-2 included.
-        use_global = style == "auto" and partition == "aws" and _HOST_LABEL_RE.match(bucket)
-        # us-east-1 uses s3.amazonaws.com too (us_east_1_regional_endpoint defaults to legacy).
-        if use_global or region == "us-east-1":
-            host = f"s3.{dns_suffix}"
-        else:
-            host = f"s3.{region}.{dns_suffix}"
-        if style != "path" and _is_virtual_hostable(bucket, allow_dots=False):
-            return f"https://{bucket}.{host}"
-        return f"https://{host}/{quote(bucket, safe=_QUERY_SAFE)}"
-
-    parts = urlsplit(endpoint_url)
-    if (
-        parts.scheme not in _DEFAULT_PORTS
-        or not parts.hostname
-        or parts.query
-        or parts.fragment
-        or "@" in parts.netloc
-        or ";" in parts.path
-        or any(c in endpoint_url for c in "\t\r\n")
-    ):
+    An unsigned client resolves the endpoint as a signing one would (the S3 endpoint ruleset
+    with the session's configuration), and presigning with it returns the bare URLs.
+    """
+    config = Config(signature_version=UNSIGNED, s3={"addressing_style": addressing_style})
+    try:
+        client = session.client("s3", region_name=region, endpoint_url=endpoint_url, config=config)
+        try:
+            object_url: str = client.generate_presigned_url(
+                "get_object", Params={"Bucket": bucket, "Key": _PROBE_KEY}
+            )
+            post_url: str = client.generate_presigned_post(bucket, _PROBE_KEY)["url"]
+        finally:
+            client.close()
+    except (BotoCoreError, ValueError) as error:
         raise ValueError(
-            "endpoint_url should be an http(s) URL with a host and at most a path, "
-            f"got {endpoint_url!r}"
-        )
-    parts.port  # noqa: B018 -- raises ValueError for a port that is not a number
-    scheme, authority, path = parts.scheme, parts.netloc, parts.path
-    is_ip = bool(_IPV4_RE.match(parts.hostname)) or ":" in parts.hostname
-    if not is_ip and not _HOSTNAME_RE.match(parts.hostname.rstrip(".")):
-        raise ValueError(f"endpoint_url has an invalid host name: {endpoint_url!r}")
-    normalized_path = quote(_remove_dot_segments(path) or "/")
-    if not normalized_path.endswith("/"):
-        normalized_path += "/"
-    # With a custom endpoint botocore forces path-style unless addressing is explicitly virtual.
-    if style == "virtual":
-        if _is_virtual_hostable(bucket, allow_dots=False):
-            if is_ip:
-                return f"{scheme}://{authority}{normalized_path}{bucket}"
-            return f"{scheme}://{bucket}.{authority}{path}"
-        # Quirk copied from the ruleset: over plain http a dotted bucket is virtual-hosted,
-        # even in front of an IP address (http://my.bucket.127.0.0.1:8333/).
-        if scheme == "http" and _is_virtual_hostable(bucket, allow_dots=True):
-            return f"{scheme}://{bucket}.{authority}{path}"
-    return f"{scheme}://{authority}{normalized_path}{quote(bucket, safe=_QUERY_SAFE)}"
+            f"botocore cannot make S3 URLs for the bucket {bucket!r} in {region!r} "
+            f"(endpoint_url={endpoint_url!r}, addressing_style={addressing_style!r}): {error}"
+        ) from error
+    return object_url, post_url
 
 
 def _host_header(url: str) -> str:
@@ -275,23 +208,19 @@ def _host_header(url: str) -> str:
 class S3Presigner:
     """Presigns POST policies and query-string URLs for one bucket.
 
-    Build one per (bucket, region, endpoint, addressing style) and keep it: construction does
-    the endpoint resolution, signing is cheap and thread-safe. Credentials are passed per call,
-    so refreshable credentials keep working (see :func:`credentials_from_boto3`).
+    Build one per (bucket, region, endpoint, addressing style) and keep it: construction asks
+    botocore where the bucket's requests go (a few milliseconds, no network I/O), signing is
+    cheap, botocore-free and thread-safe. Credentials are passed per call, so refreshable
+    credentials keep working (see :func:`credentials_from_boto3`).
 
-    ``addressing_style`` means what botocore's ``s3={"addressing_style": ...}`` means:
+    ``endpoint_url`` and ``addressing_style`` mean what they mean to ``session.client("s3",
+    ...)`` with ``Config(s3={"addressing_style": ...})``, and ``session`` (a boto3 session, a
+    new one if None) supplies the rest of botocore's configuration: the URLs are the ones
+    botocore presigns for the same client, byte for byte. Signatures are scoped to ``region``.
 
-    - AWS (``endpoint_url=None``): ``"auto"`` is virtual-hosted for a DNS-compatible bucket
-      name *on the global endpoint* (``https://bucket.s3.amazonaws.com``) in every region of the
-      ``aws`` partition, and path-style on the regional endpoint otherwise (dots in the name);
-      ``"virtual"`` is virtual-hosted on the regional endpoint; ``"path"`` is path-style on the
-      regional endpoint. us-east-1 always uses ``s3.amazonaws.com``.
-    - A custom ``endpoint_url``: ``"auto"`` and ``"path"`` are path-style. ``"virtual"`` puts a
-      DNS-compatible bucket in the host name, except in front of an IP address; a dotted name
-      stays path-style over https but is put in the host name over plain http.
-
-    Not supported (``ValueError``): ARNs, access-point aliases, S3 Express and Outposts bucket
-    names, ``*-global`` pseudo-regions.
+    Not supported (``ValueError``): ARNs, S3 Express, access-point and Outposts bucket names
+    (S3 wants those signed for another service or region), ``*-global`` pseudo-regions, and
+    an endpoint botocore refuses or whose URLs would carry a user name or password.
     """
 
     __slots__ = (
@@ -315,8 +244,9 @@ class S3Presigner:
         region: str,
         endpoint_url: str | None = None,
         addressing_style: str = "auto",
+        session: boto3.session.Session | None = None,
     ) -> None:
-        if not _VALID_BUCKET_RE.match(bucket) or bucket.endswith(("--x-s3", "--xa-s3", "--op-s3")):
+        if not _VALID_BUCKET_RE.match(bucket) or bucket.endswith(_OTHER_SERVICE_SUFFIXES):
             raise ValueError(
                 f"bucket should be a plain S3 bucket name (no ARN, alias or S3 Express "
                 f"directory bucket), got {bucket!r}"
@@ -325,25 +255,44 @@ class S3Presigner:
             raise ValueError(
                 f"region should be an AWS region name like 'eu-west-2', got {region!r}"
             )
-        if addressing_style not in _ADDRESSING_STYLES:
+        style = _ADDRESSING_STYLES.get(addressing_style)
+        if style is None:
             raise ValueError(
                 f"addressing_style should be one of {', '.join(_ADDRESSING_STYLES)}, "
                 f"got {addressing_style!r}"
             )
-        base = _resolve_endpoint(bucket, region, endpoint_url, addressing_style)
-        parts = urlsplit(base)
-        origin = f"{parts.scheme}://{parts.netloc}"
-        # botocore.awsrequest._urljoin: an object's path is the endpoint's path (one trailing
-        # slash dropped) + "/" + the quoted key; a POST goes to the endpoint's path, or "/".
-        self._origin = origin
-        self._object_prefix = parts.path.removesuffix("/")
-        self._post_url = origin + (parts.path or "/")
+        object_url, post_url = _botocore_urls(
+            boto3.session.Session() if session is None else session,
+            bucket=bucket,
+            region=region,
+            endpoint_url=endpoint_url,
+            addressing_style=style,
+        )
+        parts, post = urlsplit(object_url), urlsplit(post_url)
+        # An object's URL is the probe's with the quoted key in place of the probe key (botocore
+        # appends "/" + the quoted key to the endpoint's path); nothing else may vary.
+        if (
+            parts.scheme not in _DEFAULT_PORTS
+            or "@" in parts.netloc
+            or parts.query
+            or parts.fragment
+            or not parts.path.endswith(f"/{_PROBE_KEY}")
+            or (post.scheme, post.netloc, post.query, post.fragment)
+            != (parts.scheme, parts.netloc, "", "")
+        ):
+            raise ValueError(
+                f"endpoint_url should be an http(s) URL with a host, at most a path and no user "
+                f"name or password; botocore made {object_url!r} of {endpoint_url!r}"
+            )
+        self._origin = f"{parts.scheme}://{parts.netloc}"
+        self._object_prefix = parts.path.removesuffix(_PROBE_KEY)[:-1]
+        self._post_url = post_url
         self._bucket = bucket
         self._region = region
         self._scope_suffix = f"/{region}/s3/aws4_request"
-        self._credential_query_suffix = quote(self._scope_suffix, safe=_QUERY_SAFE)
+        self._credential_query_suffix = _quote_query(self._scope_suffix)
         self._auth_query_prefix = f"X-Amz-Algorithm={_ALGORITHM}&X-Amz-Credential="
-        self._host = _host_header(base)
+        self._host = _host_header(object_url)
         self._canonical_tail = f"\nhost:{self._host}\n\nhost\n{_UNSIGNED_PAYLOAD}"
         self._bucket_condition = '{"bucket": ' + _json_str(bucket) + "}"
 
@@ -356,19 +305,19 @@ class S3Presigner:
         *,
         key: str,
         fields: Mapping[str, str],
-        conditions: list[Any],
+        conditions: Sequence[object],
         expires_in: int,
         now: datetime | None = None,
     ) -> tuple[str, dict[str, str]]:
-        """The form's action URL and fields for a browser POST of one object at ``key``.
+        """The form's action URL and fields for a browser POST of exactly the object ``key``.
 
         The same as botocore's ``generate_presigned_post(bucket, key, Fields=fields,
-        Conditions=conditions, ExpiresIn=expires_in)``: the policy lists ``conditions`` first,
-        then the bucket, the key (``["starts-with", "$key", prefix]`` when ``key`` ends with
-        ``${filename}``), x-amz-algorithm, x-amz-credential, x-amz-date and, with a session
-        token, x-amz-security-token. The returned fields are ``fields`` followed by key,
-        x-amz-algorithm, x-amz-credential, x-amz-date, [x-amz-security-token], policy and
-        x-amz-signature.
+        Conditions=conditions, ExpiresIn=expires_in)``: the policy lists ``conditions`` first
+        (JSON values), then the bucket, the exact key, x-amz-algorithm, x-amz-credential,
+        x-amz-date and, with a session token, x-amz-security-token. The returned fields are
+        ``fields`` followed by key, x-amz-algorithm, x-amz-credential, x-amz-date,
+        [x-amz-security-token], policy and x-amz-signature. One difference: a key ending in
+        ``${filename}`` is pinned exactly too, where botocore pins only what comes before it.
         """
         _check_expires_in(expires_in)
         if not key:
@@ -384,24 +333,20 @@ class S3Presigner:
         out["x-amz-credential"] = credential
         out["x-amz-date"] = amz_date
 
-        if key.endswith(_FILENAME_PLACEHOLDER):
-            key_condition = '["starts-with", "$key", ' + _json_str(key[:-11]) + "]"
-        else:
-            key_condition = '{"key": ' + _json_str(key) + "}"
-        # json.dumps(policy) with its default separators, assembled piecewise: a list's items
+        # json.dumps(post_policy) with default separators, assembled piecewise: a list's items
         # are joined with ", ", so dumping the caller's list and stripping the brackets is exact.
-        policy = [
+        post_policy = [
             '{"expiration": "',
             _iso8601(epoch + expires_in),
             '", "conditions": [',
         ]
         if conditions:
-            policy += (_json_dumps(conditions)[1:-1], ", ")
-        policy += (
+            post_policy += (_json_dumps(conditions)[1:-1], ", ")
+        post_policy += (
             self._bucket_condition,
-            ", ",
-            key_condition,
-            ', {"x-amz-algorithm": "AWS4-HMAC-SHA256"}, {"x-amz-credential": ',
+            ', {"key": ',
+            _json_str(key),
+            '}, {"x-amz-algorithm": "AWS4-HMAC-SHA256"}, {"x-amz-credential": ',
             _json_str(credential),
             '}, {"x-amz-date": "',
             amz_date,
@@ -410,9 +355,9 @@ class S3Presigner:
         token = credentials.token
         if token is not None:
             out["x-amz-security-token"] = token
-            policy += (', {"x-amz-security-token": ', _json_str(token), "}")
-        policy.append("]}")
-        encoded = b64encode("".join(policy).encode()).decode()
+            post_policy += (', {"x-amz-security-token": ', _json_str(token), "}")
+        post_policy.append("]}")
+        encoded = b64encode("".join(post_policy).encode()).decode()
         out["policy"] = encoded
         signing_key = _signing_key(credentials.secret_key, date_stamp, self._region)
         out["x-amz-signature"] = hmac.digest(signing_key, encoded.encode(), "sha256").hex()
@@ -422,7 +367,7 @@ class S3Presigner:
         self,
         credentials: Credentials,
         *,
-        method: str,
+        method: Literal["GET", "PUT"],
         key: str,
         expires_in: int,
         params: Mapping[str, str] | None = None,
@@ -431,11 +376,9 @@ class S3Presigner:
     ) -> str:
         """A query-string presigned URL for ``method`` ("GET" or "PUT") on the object ``key``.
 
-        ``params`` are extra query parameters by wire name, emitted in the given order:
-        for GET ``response-content-disposition``, ``response-content-type``,
-        ``response-cache-control``, ``response-content-encoding``,
-        ``response-content-language``, ``versionId``, ``partNumber``; for PUT ``partNumber``
-        and ``uploadId`` (together: UploadPart). The same URL as botocore's
+        ``params`` are extra query parameters by wire name, emitted in the given order: for
+        GET ``response-content-disposition`` and ``versionId``; for PUT ``partNumber`` and
+        ``uploadId`` (both: UploadPart). The same URL as botocore's
         ``generate_presigned_url("get_object" / "put_object" / "upload_part", ...)`` with the
         corresponding ``Params``.
 
@@ -525,33 +468,25 @@ class S3Presigner:
         return signed, f"\n{lines}\n{signed}\n{_UNSIGNED_PAYLOAD}"
 
 
-def credentials_from_boto3(source: Any = None) -> Callable[[], Credentials]:
-    """A callable returning the current :class:`Credentials` from boto3's provider chain.
+def credentials_from_boto3(session: boto3.session.Session) -> Callable[[], Credentials]:
+    """A callable returning the current :class:`Credentials` from ``session``'s provider chain.
 
-    ``source`` is a ``boto3.session.Session`` or ``botocore.session.Session`` (its
-    ``get_credentials()`` is asked once, on the first call, so building this does no I/O), a
-    ``botocore.credentials.Credentials`` / ``RefreshableCredentials``, or None for a default
-    boto3 session. Each call takes ``get_frozen_credentials()``, so refreshable credentials
-    (STS, SSO, instance and container roles) are refreshed when they near expiry and the
-    access key, secret and token always belong together. No client is created.
+    The session's ``get_credentials()`` is asked once, on the first call, so building this does
+    no I/O. Each call takes ``get_frozen_credentials()``, so refreshable credentials (STS, SSO,
+    instance and container roles) are refreshed when they near expiry and the access key,
+    secret and token always belong together. No client is created.
 
-    Raises ``LookupError`` (on the first call) when the provider chain finds no credentials.
+    Raises ``LookupError`` when the provider chain finds no credentials (or one without a
+    key or a secret).
     """
-    if source is not None and hasattr(source, "get_frozen_credentials"):
-        provider: Any = source
-    else:
-        provider = None
+    provider: BotocoreCredentials | None = None
     # (frozen credentials, Credentials built from them), swapped as one reference.
-    last: list[tuple[Any, Any]] = [(None, None)]
+    last: list[tuple[object, Credentials | None]] = [(None, None)]
 
     def current() -> Credentials:
-        nonlocal provider, source
+        nonlocal provider
         if provider is None:
-            if source is None:
-                import boto3.session
-
-                source = boto3.session.Session()
-            provider = source.get_credentials()
+            provider = session.get_credentials()
             if provider is None:
                 raise LookupError(
                     "boto3 found no AWS credentials (environment, shared files, container or "
@@ -559,8 +494,10 @@ def credentials_from_boto3(source: Any = None) -> Callable[[], Credentials]:
                 )
         frozen = provider.get_frozen_credentials()
         cached_frozen, cached = last[0]
-        if frozen == cached_frozen:
+        if cached is not None and frozen == cached_frozen:
             return cached
+        if not frozen.access_key or not frozen.secret_key:
+            raise LookupError("boto3 found AWS credentials without an access key or a secret")
         creds = Credentials(frozen.access_key, frozen.secret_key, frozen.token)
         last[0] = (frozen, creds)
         return creds

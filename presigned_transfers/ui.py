@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from typing import Any
 
 from django.middleware.csrf import get_token
@@ -27,6 +27,7 @@ from django.utils.translation import gettext as _
 from presigned_transfers.conf import Policy, app_settings
 from presigned_transfers.models import Upload
 from presigned_transfers.policy import may_use, named_policy
+from presigned_transfers.types import TemplateContext, User
 
 #: The script's files, in the order they must run (each a classic deferred script, no ES
 #: modules: a nonce alone does not cover a module's static imports). The last one defines the
@@ -181,10 +182,11 @@ def client_messages() -> dict[str, str]:
     }
 
 
-def context_user(context: Mapping[str, Any]) -> object:
+def context_user(context: TemplateContext) -> User | None:
     """The user a template is rendered for: ``request.user``, else ``user``, else ``None``."""
     request = context.get("request")
-    return getattr(request, "user", None) or context.get("user")
+    user: User | None = getattr(request, "user", None) or context.get("user")
+    return user
 
 
 def transport_config() -> dict[str, Any]:
@@ -202,7 +204,7 @@ def transport_config() -> dict[str, Any]:
     }
 
 
-def csrf_token(context: Mapping[str, Any]) -> str:
+def csrf_token(context: TemplateContext) -> str:
     """The page's CSRF token, or ``""`` when rendering without a request."""
     token = context.get("csrf_token")
     if token and str(token) != "NOTPROVIDED":
@@ -212,7 +214,7 @@ def csrf_token(context: Mapping[str, Any]) -> str:
 
 
 def picker_context(
-    context: Mapping[str, Any],
+    context: TemplateContext,
     *,
     picker_id: str,
     policy: str | None = None,
@@ -221,7 +223,7 @@ def picker_context(
     name: str | None = None,
     values: Iterable[str] = (),
     uploads: Iterable[Upload] = (),
-    user: object = None,
+    user: User | None = None,
 ) -> dict[str, Any]:
     """The context of ``presigned_transfers/picker.html``.
 

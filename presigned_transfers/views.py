@@ -65,6 +65,11 @@ def _renew_csrf_check(*, setting: str, **kwargs: Any) -> None:
         _CSRF_CHECK = _CsrfCheck(_no_view)
 
 
+def _allowed_methods(view: View) -> list[str]:
+    """The methods *view* answers, upper case (what Django's ``View`` works out itself)."""
+    return [method.upper() for method in view.http_method_names if hasattr(view, method)]
+
+
 def error_response(error: exceptions.TransferError) -> JsonResponse:
     response = JsonResponse(error.as_dict(), status=error.status)
     retry_after = getattr(error, "retry_after", None)
@@ -147,19 +152,21 @@ class JsonView(View):
 
     # CSRF is checked above, so Django's middleware must skip these views: View.as_view()
     # copies this mark from dispatch onto the view function. Set directly, not with
-    # method_decorator(csrf_exempt), which wraps the bound method anew on every request.
+    # method_decorator(csrf_exempt), which wraps the bound method anew on every request
+    # (the ignore: mypy knows no attributes set on a function).
     dispatch.csrf_exempt = True  # type: ignore[attr-defined]
 
     def options(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        response = JsonResponse({"allowed": self._allowed_methods()})
-        response["Allow"] = ", ".join(self._allowed_methods())
+        response = JsonResponse({"allowed": _allowed_methods(self)})
+        response["Allow"] = ", ".join(_allowed_methods(self))
         return response
 
     def _handler(self, request: HttpRequest) -> Callable[..., HttpResponse]:
         method = (request.method or "").lower()
         if method in self.http_method_names and hasattr(self, method):
-            return getattr(self, method)  # type: ignore[no-any-return]
-        raise exceptions.MethodNotAllowed(details={"allowed": self._allowed_methods()})
+            handler: Callable[..., HttpResponse] = getattr(self, method)
+            return handler
+        raise exceptions.MethodNotAllowed(details={"allowed": _allowed_methods(self)})
 
     @staticmethod
     def _check_csrf(request: HttpRequest) -> None:
@@ -333,7 +340,7 @@ class DownloadUrlView(JsonView):
 
     rate_limit_group = "download-url"
 
-    def get(self, request: HttpRequest, upload_id: str) -> JsonResponse:
+    def get(self, request: HttpRequest, upload_id: str) -> HttpResponse:
         signed = services.download_url(user=request.user, upload_id=upload_id)
         return JsonResponse({"url": signed.url, "expires_at": signed.expires_at.isoformat()})
 
@@ -341,7 +348,7 @@ class DownloadUrlView(JsonView):
 class DownloadRedirectView(DownloadUrlView):
     """``GET`` -> 302 to the presigned GET, so a plain link works without JavaScript."""
 
-    def get(self, request: HttpRequest, upload_id: str) -> HttpResponse:  # type: ignore[override]
+    def get(self, request: HttpRequest, upload_id: str) -> HttpResponse:
         signed = services.download_url(user=request.user, upload_id=upload_id)
         return HttpResponseRedirect(signed.url)
 
@@ -408,5 +415,5 @@ class OpenAPIView(View):
         self, request: HttpRequest, *args: Any, **kwargs: Any
     ) -> HttpResponse:
         return error_response(
-            exceptions.MethodNotAllowed(details={"allowed": self._allowed_methods()})
+            exceptions.MethodNotAllowed(details={"allowed": _allowed_methods(self)})
         )

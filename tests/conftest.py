@@ -1,4 +1,10 @@
-"""Shared fixtures. Real-S3 fixtures (SeaweedFS) live in tests/s3.py and are loaded here."""
+"""Shared fixtures.
+
+Real S3 comes from the package's own pytest plugin (presigned_transfers.testing.plugin,
+loaded through its entry point as in any host project): ``seaweedfs``, ``presigned_bucket``
+and ``presigned_upload``. SeaweedFS enforces POST policies, signatures and expiry the way AWS
+S3 does, so tests that must prove S3 refuses something use those, never moto.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +12,6 @@ import importlib.util
 import os
 
 import pytest
-
-pytest_plugins = ["tests.s3"]
 
 # Django REST framework is optional (`presigned-transfers[drf]`): its tests (tests/drf/, run by
 # `tox -e drf`) are not even collected where it is not installed, rather than skipped.
@@ -30,6 +34,13 @@ os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
 
 TEST_ACCESS_KEY = os.environ["AWS_ACCESS_KEY_ID"]
 TEST_SECRET_KEY = os.environ["AWS_SECRET_ACCESS_KEY"]
+
+
+@pytest.fixture(scope="session")
+def presigned_s3_credentials() -> tuple[str, str]:
+    """The test SeaweedFS accepts the credentials in the environment, so the leak tests look
+    for exactly the keys that sign."""
+    return TEST_ACCESS_KEY, TEST_SECRET_KEY
 
 
 def _reset_test_credentials() -> None:
@@ -99,7 +110,7 @@ def moto_s3(settings, monkeypatch):
 
     moto intercepts botocore and the ``requests`` library; the app's own lean S3 requests
     (:mod:`presigned_transfers.s3http`, raw urllib3) are routed through ``requests`` for it.
-    Their real wire behaviour is proven against SeaweedFS (``real_s3``).
+    Their real wire behaviour is proven against SeaweedFS (``presigned_bucket``).
     """
     from moto import mock_aws
 

@@ -48,7 +48,7 @@ def free_port() -> int:
 
 
 def require_seaweedfs() -> None:
-    from presigned_transfers.seaweedfs import SeaweedFSError, weed_binary
+    from presigned_transfers.testing.seaweedfs import SeaweedFSError, weed_binary
 
     try:
         weed_binary()

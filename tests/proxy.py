@@ -1,6 +1,6 @@
 """A TCP proxy on loopback in front of SeaweedFS, to make S3 fail the way networks do.
 
-    with FaultProxy(seaweed.host, seaweed.s3_port) as proxy:
+    with FaultProxy(seaweedfs.host, seaweedfs.s3_port) as proxy:
         ... settings ENDPOINT_URL = proxy.url ...
         proxy.mode = "refuse"     # connections are refused (S3 down, wrong port)
         proxy.mode = "hang"       # connections are accepted, nothing ever comes back (timeout)

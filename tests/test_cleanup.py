@@ -309,7 +309,7 @@ def test_storage_delete_objects_limits(s3):
 
 @pytest.mark.s3
 @pytest.mark.django_db(transaction=True)  # real commits: confirm deletes staging on commit
-def test_cleanup_against_seaweedfs(real_s3, user, settings):
+def test_cleanup_against_seaweedfs(presigned_bucket, user, settings):
     """A browser that got S3's 204 and closed before confirming loses nothing."""
     settings.PRESIGNED_TRANSFERS = {**settings.PRESIGNED_TRANSFERS, "CLEANUP_GRACE": HOUR}
 
@@ -317,7 +317,7 @@ def test_cleanup_against_seaweedfs(real_s3, user, settings):
         created = services.create_upload(
             user=user, filename="doc.pdf", content_type="application/pdf", size=len(body)
         )
-        response = real_s3.post(created.post.url, created.post.fields, sent or body)
+        response = presigned_bucket.post(created.post.url, created.post.fields, sent or body)
         assert response.status_code == 204, response.text
         return created.upload
 
@@ -342,7 +342,7 @@ def test_cleanup_against_seaweedfs(real_s3, user, settings):
     )
     Upload.objects.filter(pk=confirmed.pk).update(expires_at=timezone.now() - timedelta(days=400))
 
-    keys_before = set(real_s3.keys())
+    keys_before = set(presigned_bucket.keys())
     # The confirmed one's staging object waits for the sweep too (confirm only reads and copies).
     staged = {u.staging_key for u in (confirmed, *tab_closed, executable, live, in_grace)}
     assert keys_before == {confirmed.key} | staged
@@ -353,7 +353,7 @@ def test_cleanup_against_seaweedfs(real_s3, user, settings):
         "Would remove 3 upload(s): 1 never arrived (window ended more than 3600s ago), 2 refused."
         in out
     )
-    assert set(real_s3.keys()) == keys_before
+    assert set(presigned_bucket.keys()) == keys_before
 
     out, _ = run()
     assert "Completed 3 upload(s)" in out
@@ -369,12 +369,12 @@ def test_cleanup_against_seaweedfs(real_s3, user, settings):
     # What never arrived, the executable and the refused one are gone; live ones untouched.
     remaining = set(Upload.objects.values_list("pk", flat=True))
     assert remaining == {confirmed.pk, live.pk, in_grace.pk, *(u.pk for u in tab_closed)}
-    assert set(real_s3.keys()) == {
+    assert set(presigned_bucket.keys()) == {
         confirmed.key,
         live.staging_key,
         in_grace.staging_key,
         *(u.key for u in tab_closed),
     }
-    assert real_s3.get(confirmed.key) == body
+    assert presigned_bucket.get(confirmed.key) == body
     assert services.confirm_upload(user=user, upload_id=live.pk).is_complete
     assert "Completed 0 upload(s)" in run()[0]

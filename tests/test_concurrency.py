@@ -132,7 +132,7 @@ def signal_counts():
 
 
 @pytest.fixture
-def configure(settings, real_s3):
+def configure(settings, presigned_bucket):
     def configure(**quota):
         settings.PRESIGNED_TRANSFERS = {
             **settings.PRESIGNED_TRANSFERS,
@@ -149,7 +149,7 @@ def body_of(size: int) -> bytes:
     return (flows.PDF + b"x" * size)[:size]
 
 
-def sign_upload_and_post(user: Any, real_s3: Any, size: int, *, sent: int | None = None):
+def sign_upload_and_post(user: Any, presigned_bucket: Any, size: int, *, sent: int | None = None):
     """Sign over HTTP, then POST the file to S3 like a browser; (status, json, 204?)."""
     client = Client()
     client.force_login(user)
@@ -161,7 +161,9 @@ def sign_upload_and_post(user: Any, real_s3: Any, size: int, *, sent: int | None
     data = response.json()
     if response.status_code != 201:
         return response.status_code, data, None
-    posted = real_s3.post(data["url"], data["fields"], body_of(size if sent is None else sent))
+    posted = presigned_bucket.post(
+        data["url"], data["fields"], body_of(size if sent is None else sent)
+    )
     return response.status_code, data, posted.status_code
 
 
@@ -180,7 +182,7 @@ def confirm_over_http(user: Any, upload_id: str) -> tuple[int, str]:
 
 @pytest.mark.django_db(transaction=True)
 def test_signing_and_confirming_at_once_never_exceeds_the_file_quota(
-    configure, real_s3, user, signal_counts
+    configure, presigned_bucket, user, signal_counts
 ):
     max_files, attempts_each = 8, 3
     configure(MAX_FILES=max_files)
@@ -190,7 +192,9 @@ def test_signing_and_confirming_at_once_never_exceeds_the_file_quota(
         outcomes = []
         for n in range(attempts_each):
             wrong = (i + n) % 4 == 0
-            outcomes.append(sign_upload_and_post(user, real_s3, 1000, sent=900 if wrong else None))
+            outcomes.append(
+                sign_upload_and_post(user, presigned_bucket, 1000, sent=900 if wrong else None)
+            )
         return outcomes
 
     with UsageWatcher(user) as watcher:
@@ -207,7 +211,7 @@ def test_signing_and_confirming_at_once_never_exceeds_the_file_quota(
         def phase_two(i):
             order = random.Random(i).sample(signed, len(signed))
             answers = [(upload_id, confirm_over_http(user, upload_id)) for upload_id in order]
-            extra = sign_upload_and_post(user, real_s3, 1000)
+            extra = sign_upload_and_post(user, presigned_bucket, 1000)
             return answers, extra
 
         results = run_threads(THREADS, phase_two)
@@ -244,7 +248,7 @@ def test_signing_and_confirming_at_once_never_exceeds_the_file_quota(
     assert max(signal_counts.values()) == 1
     # Refused objects are gone from the bucket; confirmed ones are kept; pending ones (the
     # extra uploads, never confirmed) are still at their staging keys.
-    keys = set(real_s3.keys())
+    keys = set(presigned_bucket.keys())
     for upload in rows:
         assert (upload.key in keys) == (upload.status == "complete")
         # Staging objects wait for the cleanup's sweep, except refused ones (deleted at once).
@@ -252,7 +256,7 @@ def test_signing_and_confirming_at_once_never_exceeds_the_file_quota(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_concurrent_signing_never_exceeds_the_byte_quota(configure, real_s3, user):
+def test_concurrent_signing_never_exceeds_the_byte_quota(configure, presigned_bucket, user):
     max_bytes = 20_000
     configure(MAX_BYTES=max_bytes)
     sizes = [random.Random(i).randint(500, 3000) for i in range(THREADS * 3)]
@@ -293,7 +297,9 @@ def test_concurrent_signing_never_exceeds_the_byte_quota(configure, real_s3, use
 # --- cleanup beside live confirms -----------------------------------------------------------
 
 
-def stale_upload(user: Any, real_s3: Any, *, hours_ago: int = 3, arrived: bool = True) -> Upload:
+def stale_upload(
+    user: Any, presigned_bucket: Any, *, hours_ago: int = 3, arrived: bool = True
+) -> Upload:
     """A pending upload whose window ended hours ago; its file *arrived* or never did."""
     upload = flows.sign(user, flows.PDF)
     if arrived:
@@ -319,8 +325,8 @@ class Gate:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_cleanup_never_touches_an_upload_being_confirmed(real_s3, user, monkeypatch):
-    upload = stale_upload(user, real_s3)
+def test_cleanup_never_touches_an_upload_being_confirmed(presigned_bucket, user, monkeypatch):
+    upload = stale_upload(user, presigned_bucket)
     gate = Gate(storage.read_start)
     monkeypatch.setattr(storage, "read_start", gate)
     outcome: dict[str, Any] = {}
@@ -341,7 +347,7 @@ def test_cleanup_never_touches_an_upload_being_confirmed(real_s3, user, monkeypa
         assert report.removed == [] and report.reconciled == []
         assert report.skipped_locked == 1
         assert Upload.objects.filter(pk=upload.pk).exists()
-        assert upload.staging_key in set(real_s3.keys())
+        assert upload.staging_key in set(presigned_bucket.keys())
     finally:
         gate.release.set()
         confirming.join(TIMEOUT)
@@ -349,12 +355,12 @@ def test_cleanup_never_touches_an_upload_being_confirmed(real_s3, user, monkeypa
     assert outcome["upload"].status == "complete"
     # Once confirmed it is no longer due at all.
     assert cleanup.cleanup(grace=0).removed == []
-    assert upload.key in set(real_s3.keys())
+    assert upload.key in set(presigned_bucket.keys())
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_confirm_during_cleanup_waits_and_then_finds_nothing(real_s3, user, monkeypatch):
-    upload = stale_upload(user, real_s3, arrived=False)
+def test_a_confirm_during_cleanup_waits_and_then_finds_nothing(presigned_bucket, user, monkeypatch):
+    upload = stale_upload(user, presigned_bucket, arrived=False)
     gate = Gate(storage.delete_objects)
     monkeypatch.setattr(storage, "delete_objects", gate)
     outcome: dict[str, Any] = {}
@@ -385,12 +391,14 @@ def test_a_confirm_during_cleanup_waits_and_then_finds_nothing(real_s3, user, mo
     confirming.join(TIMEOUT)
     assert [r.id for r in outcome["report"].removed] == [upload.pk]
     assert isinstance(outcome["confirm"], exceptions.UploadNotFound)
-    assert real_s3.keys() == []
+    assert presigned_bucket.keys() == []
 
 
 @pytest.mark.django_db(transaction=True)
-def test_concurrent_cleanups_share_the_work_without_overlap(real_s3, user, signal_counts):
-    stale = [stale_upload(user, real_s3, hours_ago=3 + i % 5, arrived=i % 2) for i in range(24)]
+def test_concurrent_cleanups_share_the_work_without_overlap(presigned_bucket, user, signal_counts):
+    stale = [
+        stale_upload(user, presigned_bucket, hours_ago=3 + i % 5, arrived=i % 2) for i in range(24)
+    ]
     arrived = {u.pk for u in stale if flows.object_exists(u.staging_key)}
     live = flows.sign(user, flows.PDF)
     flows.put(live, flows.PDF)
@@ -407,5 +415,5 @@ def test_concurrent_cleanups_share_the_work_without_overlap(real_s3, user, signa
         ("confirmed", str(pk)) for pk in arrived
     }
     kept = Upload.objects.filter(pk__in=arrived)
-    assert set(real_s3.keys()) == {live.staging_key} | {u.key for u in kept}
+    assert set(presigned_bucket.keys()) == {live.staging_key} | {u.key for u in kept}
     assert set(Upload.objects.values_list("pk", flat=True)) == {live.pk, *arrived}

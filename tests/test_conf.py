@@ -188,3 +188,18 @@ def test_non_dict_setting_is_improperly_configured(settings):
     settings.PRESIGNED_TRANSFERS = ["BUCKET", "b"]
     with pytest.raises(ImproperlyConfigured, match="PRESIGNED_TRANSFERS should be a dict"):
         app_settings.bucket  # noqa: B018
+
+
+def test_durations_are_whole_seconds_and_a_bad_one_names_its_setting(settings):
+    settings.PRESIGNED_TRANSFERS = {
+        "BUCKET": "b",
+        "UPLOAD_EXPIRY": 90.7,
+        "DOWNLOAD_EXPIRY": True,
+        "MULTIPART_EXPIRY": "a day",
+    }
+    assert app_settings.upload_expiry == 90
+    assert type(app_settings.upload_expiry) is int
+    with pytest.raises(ImproperlyConfigured, match=r"\['DOWNLOAD_EXPIRY'\].*True"):
+        app_settings.download_expiry  # noqa: B018
+    with pytest.raises(ImproperlyConfigured, match=r"\['MULTIPART_EXPIRY'\].*'a day'"):
+        app_settings.multipart_expiry  # noqa: B018

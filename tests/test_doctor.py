@@ -584,7 +584,7 @@ def test_no_write_test(bucket, monkeypatch):
 
 
 @pytest.mark.s3
-def test_doctor_against_seaweedfs(real_s3, settings):
+def test_doctor_against_seaweedfs(presigned_bucket, settings):
     settings.PRESIGNED_TRANSFERS = {**settings.PRESIGNED_TRANSFERS, "CORS_ORIGINS": [SITE]}
     found = by_check(BucketDoctor().run())
     assert statuses(found.values()) == {
@@ -612,8 +612,8 @@ def test_doctor_against_seaweedfs(real_s3, settings):
 
     # Fix what SeaweedFS can fix: CORS and lifecycle through the command, default
     # encryption by hand.
-    real_s3.client.put_bucket_encryption(
-        Bucket=real_s3.bucket, ServerSideEncryptionConfiguration=AES256
+    presigned_bucket.client.put_bucket_encryption(
+        Bucket=presigned_bucket.bucket, ServerSideEncryptionConfiguration=AES256
     )
     out, error = run("--apply-cors", SITE, "--apply-lifecycle")
     assert error is None, out
@@ -621,14 +621,16 @@ def test_doctor_against_seaweedfs(real_s3, settings):
     assert "[    ok     ] lifecycle:" in out
     assert "[    ok     ] encryption: Default encryption is on (AES256)." in out
     assert "[unsupported] public-access-block:" in out
-    rules = real_s3.client.get_bucket_cors(Bucket=real_s3.bucket)["CORSRules"]
+    rules = presigned_bucket.client.get_bucket_cors(Bucket=presigned_bucket.bucket)["CORSRules"]
     assert rules[0]["AllowedOrigins"] == [SITE]
-    assert real_s3.keys() == []  # the probe objects are gone
-    assert not real_s3.client.list_multipart_uploads(Bucket=real_s3.bucket).get("Uploads")
+    assert presigned_bucket.keys() == []  # the probe objects are gone
+    assert not presigned_bucket.client.list_multipart_uploads(Bucket=presigned_bucket.bucket).get(
+        "Uploads"
+    )
 
 
 @pytest.mark.s3
-def test_doctor_sees_wrong_credentials_on_seaweedfs(real_s3, monkeypatch):
+def test_doctor_sees_wrong_credentials_on_seaweedfs(presigned_bucket, monkeypatch):
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "not-the-secret")
     reset_app_state()
     findings = BucketDoctor().run()
@@ -1433,7 +1435,7 @@ def test_access_denied_names_every_action_the_app_needs(bucket, monkeypatch):
 
 
 @pytest.mark.s3
-def test_transfer_probes_against_seaweedfs(real_s3):
+def test_transfer_probes_against_seaweedfs(presigned_bucket):
     found = by_check(BucketDoctor().check_transfers())
     assert statuses(found.values()) == {
         "post-object": Status.OK,
@@ -1446,14 +1448,16 @@ def test_transfer_probes_against_seaweedfs(real_s3):
         "stored a probe; a second PUT of its URL was refused (412) and bytes of another "
         "SHA-256 were refused (BadDigest)."
     )
-    assert real_s3.keys() == []
-    assert not real_s3.client.list_multipart_uploads(Bucket=real_s3.bucket).get("Uploads")
+    assert presigned_bucket.keys() == []
+    assert not presigned_bucket.client.list_multipart_uploads(Bucket=presigned_bucket.bucket).get(
+        "Uploads"
+    )
 
 
 @pytest.mark.s3
-def test_a_provider_without_post_object(real_s3, settings):
+def test_a_provider_without_post_object(presigned_bucket, settings):
     """Behind a proxy that answers POST Object 501, as Cloudflare R2 does."""
-    with FaultProxy(real_s3.server.host, real_s3.server.s3_port) as proxy:
+    with FaultProxy(presigned_bucket.server.host, presigned_bucket.server.s3_port) as proxy:
         proxy.mode = "no-post"
         settings.PRESIGNED_TRANSFERS = {**settings.PRESIGNED_TRANSFERS, "ENDPOINT_URL": proxy.url}
         out, error = run()
@@ -1475,16 +1479,18 @@ def test_a_provider_without_post_object(real_s3, settings):
             "implemented); not needed: TRANSPORT 'put' never signs one."
         )
         assert {f.status for f in found.values()} == {Status.OK}
-    assert real_s3.keys() == []
+    assert presigned_bucket.keys() == []
 
 
 @pytest.mark.s3
-def test_apply_lifecycle_on_seaweedfs(real_s3):
+def test_apply_lifecycle_on_seaweedfs(presigned_bucket):
     finding = BucketDoctor().check_lifecycle()
     assert finding.status is Status.WARNING
     out, _ = run("--apply-lifecycle")
     assert "[    ok     ] lifecycle: Lifecycle: rule 'presigned-transfers-abort-multipart'" in out
-    rules = real_s3.client.get_bucket_lifecycle_configuration(Bucket=real_s3.bucket)["Rules"]
+    rules = presigned_bucket.client.get_bucket_lifecycle_configuration(
+        Bucket=presigned_bucket.bucket
+    )["Rules"]
     assert {rule["ID"]: rule.get("Filter") for rule in rules} == {
         "presigned-transfers-abort-multipart": {"Prefix": "uploads/"},
         "presigned-transfers-expire-staging": {"Prefix": "incoming/"},
@@ -1493,12 +1499,12 @@ def test_apply_lifecycle_on_seaweedfs(real_s3):
 
 
 @pytest.mark.s3
-def test_apply_cors_rule_lets_browsers_put_on_seaweedfs(real_s3, settings):
+def test_apply_cors_rule_lets_browsers_put_on_seaweedfs(presigned_bucket, settings):
     settings.PRESIGNED_TRANSFERS = {**settings.PRESIGNED_TRANSFERS, "CORS_ORIGINS": [SITE]}
     out, _ = run("--apply-cors", SITE)
     assert "[    ok     ] cors: CORS lets https://app.example.com POST and PUT" in out
     # The preflight of a browser's PUT, with the headers its URL was signed with.
-    url = f"{real_s3.endpoint_url}/{real_s3.bucket}/incoming/uploads/x.pdf"
+    url = f"{presigned_bucket.endpoint_url}/{presigned_bucket.bucket}/incoming/uploads/x.pdf"
     preflight = {
         "Access-Control-Request-Method": "PUT",
         "Access-Control-Request-Headers": "content-type,if-none-match,x-amz-acl,"

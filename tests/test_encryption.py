@@ -74,18 +74,22 @@ def test_kms_without_a_key_uses_the_account_default(moto_s3, user, sse):
 
 
 @pytest.mark.s3
-def test_aes256_against_seaweedfs(real_s3, user, sse):
+def test_aes256_against_seaweedfs(presigned_bucket, user, sse):
     sse("AES256")
     created = sign(user)
-    response = real_s3.post(created.post.url, created.post.fields, flows.PDF)
+    response = presigned_bucket.post(created.post.url, created.post.fields, flows.PDF)
     assert response.status_code == 204, response.text
-    staged = real_s3.client.head_object(Bucket=real_s3.bucket, Key=created.upload.staging_key)
+    staged = presigned_bucket.client.head_object(
+        Bucket=presigned_bucket.bucket, Key=created.upload.staging_key
+    )
     assert staged["ServerSideEncryption"] == "AES256"
     assert services.confirm_upload(user=user, upload_id=created.upload.pk).is_complete
     # The copy confirm keeps is encrypted the same way (a copy does not inherit it).
-    kept = real_s3.client.head_object(Bucket=real_s3.bucket, Key=created.upload.key)
+    kept = presigned_bucket.client.head_object(
+        Bucket=presigned_bucket.bucket, Key=created.upload.key
+    )
     assert kept["ServerSideEncryption"] == "AES256"
-    assert real_s3.get(created.upload.key) == flows.PDF
+    assert presigned_bucket.get(created.upload.key) == flows.PDF
 
 
 @pytest.mark.s3
@@ -98,11 +102,13 @@ def test_aes256_against_seaweedfs(real_s3, user, sse):
         ),
     ],
 )
-def test_seaweedfs_refuses_a_post_without_the_pinned_encryption(real_s3, user, sse, tamper):
+def test_seaweedfs_refuses_a_post_without_the_pinned_encryption(
+    presigned_bucket, user, sse, tamper
+):
     sse("AES256")
     created = sign(user)
     fields = dict(created.post.fields)
     tamper(fields)
-    response = real_s3.post(created.post.url, fields, flows.PDF)
+    response = presigned_bucket.post(created.post.url, fields, flows.PDF)
     assert response.status_code == 403, response.text
-    assert real_s3.keys() == []
+    assert presigned_bucket.keys() == []

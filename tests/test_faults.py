@@ -57,18 +57,18 @@ def download(client, upload_id):
     return requests.get(response.json()["url"], timeout=30).content
 
 
-def assert_nothing_unfindable(real_s3):
+def assert_nothing_unfindable(presigned_bucket):
     named = {key for upload in Upload.objects.all() for key in upload.object_keys}
-    assert set(real_s3.keys()) <= named
+    assert set(presigned_bucket.keys()) <= named
 
 
 # --- S3 unreachable or timing out, for real --------------------------------------------------
 
 
 @pytest.fixture
-def proxied_s3(real_s3, settings):
+def proxied_s3(presigned_bucket, settings):
     """The test bucket reached through a FaultProxy; S3 errors surface after one try."""
-    with FaultProxy(real_s3.server.host, real_s3.server.s3_port) as proxy:
+    with FaultProxy(presigned_bucket.server.host, presigned_bucket.server.s3_port) as proxy:
         settings.PRESIGNED_TRANSFERS = {
             **settings.PRESIGNED_TRANSFERS,
             "ENDPOINT_URL": proxy.url,
@@ -81,10 +81,10 @@ def proxied_s3(real_s3, settings):
 
 @pytest.mark.s3
 @pytest.mark.django_db(transaction=True)
-def test_s3_down_or_silent_during_confirm(real_s3, proxied_s3, user_client):
+def test_s3_down_or_silent_during_confirm(presigned_bucket, proxied_s3, user_client):
     signed = sign(user_client)
     assert signed["url"].startswith(proxied_s3.url)
-    assert real_s3.post(signed["url"], signed["fields"], BODY).status_code == 204
+    assert presigned_bucket.post(signed["url"], signed["fields"], BODY).status_code == 204
     for mode in ("refuse", "hang"):
         proxied_s3.mode = mode
         assert_json_error(confirm(user_client, signed["upload_id"]), 503, "storage_unavailable")
@@ -92,14 +92,14 @@ def test_s3_down_or_silent_during_confirm(real_s3, proxied_s3, user_client):
     proxied_s3.mode = "forward"
     assert confirm(user_client, signed["upload_id"]).status_code == 200
     assert download(user_client, signed["upload_id"]) == BODY
-    assert_nothing_unfindable(real_s3)
+    assert_nothing_unfindable(presigned_bucket)
 
 
 @pytest.mark.s3
 @pytest.mark.django_db(transaction=True)
-def test_s3_goes_away_between_read_and_copy(real_s3, proxied_s3, user_client, monkeypatch):
+def test_s3_goes_away_between_read_and_copy(presigned_bucket, proxied_s3, user_client, monkeypatch):
     signed = sign(user_client)
-    assert real_s3.post(signed["url"], signed["fields"], BODY).status_code == 204
+    assert presigned_bucket.post(signed["url"], signed["fields"], BODY).status_code == 204
     real = storage.read_start
 
     def read_then_fail(key, length):
@@ -111,7 +111,7 @@ def test_s3_goes_away_between_read_and_copy(real_s3, proxied_s3, user_client, mo
     assert_json_error(confirm(user_client, signed["upload_id"]), 503, "storage_unavailable")
     upload = Upload.objects.get(pk=signed["upload_id"])
     assert upload.status == "pending"
-    assert set(real_s3.keys()) == {upload.staging_key}  # asked of SeaweedFS directly
+    assert set(presigned_bucket.keys()) == {upload.staging_key}  # asked of SeaweedFS directly
     monkeypatch.undo()
     proxied_s3.mode = "forward"
     assert confirm(user_client, signed["upload_id"]).status_code == 200
@@ -128,14 +128,16 @@ def _fail(*args, **kwargs):
 @pytest.mark.s3
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("step", ["read_start", "copy_object"])
-def test_a_failed_s3_step_leaves_the_upload_pending(real_s3, user_client, monkeypatch, step):
+def test_a_failed_s3_step_leaves_the_upload_pending(
+    presigned_bucket, user_client, monkeypatch, step
+):
     signed = sign(user_client)
-    assert real_s3.post(signed["url"], signed["fields"], BODY).status_code == 204
+    assert presigned_bucket.post(signed["url"], signed["fields"], BODY).status_code == 204
     monkeypatch.setattr(storage, step, _fail)
     assert_json_error(confirm(user_client, signed["upload_id"]), 503, "storage_unavailable")
     upload = Upload.objects.get(pk=signed["upload_id"])
     assert (upload.status, upload.etag) == ("pending", "")
-    assert set(real_s3.keys()) == {upload.staging_key}
+    assert set(presigned_bucket.keys()) == {upload.staging_key}
     assert_json_error(
         user_client.get(reverse("presigned_transfers:download-url", args=[upload.pk])),
         409,
@@ -149,10 +151,10 @@ def test_a_failed_s3_step_leaves_the_upload_pending(real_s3, user_client, monkey
 @pytest.mark.s3
 @pytest.mark.django_db(transaction=True)
 def test_the_database_failing_after_the_copy_takes_the_copy_back(
-    real_s3, user_client, outage_client
+    presigned_bucket, user_client, outage_client
 ):
     signed = sign(user_client)
-    assert real_s3.post(signed["url"], signed["fields"], BODY).status_code == 204
+    assert presigned_bucket.post(signed["url"], signed["fields"], BODY).status_code == 204
 
     def no_updates(execute, sql, params, many, context):
         if sql.startswith("UPDATE") and "presigned_transfers_upload" in sql:
@@ -167,7 +169,7 @@ def test_the_database_failing_after_the_copy_takes_the_copy_back(
     upload = Upload.objects.get(pk=signed["upload_id"])
     assert upload.status == "pending"
     # The copy was made, then taken back: S3 holds only what the table accounts for.
-    assert set(real_s3.keys()) == {upload.staging_key}
+    assert set(presigned_bucket.keys()) == {upload.staging_key}
     assert confirm(user_client, signed["upload_id"]).status_code == 200
     assert download(user_client, signed["upload_id"]) == BODY
 
@@ -175,15 +177,15 @@ def test_the_database_failing_after_the_copy_takes_the_copy_back(
 @pytest.mark.s3
 @pytest.mark.django_db(transaction=True)
 def test_the_staging_object_is_left_to_the_sweep_and_a_failed_sweep_tries_again(
-    real_s3, user_client, monkeypatch, settings
+    presigned_bucket, user_client, monkeypatch, settings
 ):
     settings.PRESIGNED_TRANSFERS = {**settings.PRESIGNED_TRANSFERS, "CLEANUP_GRACE": 0}
     signed = sign(user_client)
-    assert real_s3.post(signed["url"], signed["fields"], BODY).status_code == 204
+    assert presigned_bucket.post(signed["url"], signed["fields"], BODY).status_code == 204
     assert confirm(user_client, signed["upload_id"]).status_code == 200
     upload = Upload.objects.get(pk=signed["upload_id"])
     # Confirm makes two S3 requests (read, copy); the staging object waits for the sweep.
-    assert set(real_s3.keys()) == {upload.key, upload.staging_key}
+    assert set(presigned_bucket.keys()) == {upload.key, upload.staging_key}
     assert download(user_client, upload.pk) == BODY
     flows.expire(upload, seconds_ago=10)
     with pytest.MonkeyPatch.context() as patch:
@@ -191,7 +193,7 @@ def test_the_staging_object_is_left_to_the_sweep_and_a_failed_sweep_tries_again(
         assert cleanup.cleanup().swept == 0
     assert Upload.objects.get(pk=upload.pk).staging_key == upload.staging_key
     assert cleanup.cleanup().swept == 1
-    assert set(real_s3.keys()) == {upload.key}
+    assert set(presigned_bucket.keys()) == {upload.key}
     assert Upload.objects.get(pk=upload.pk).staging_key == ""
     assert download(user_client, upload.pk) == BODY
 

@@ -80,7 +80,20 @@ def test_conf_is_the_bottom_of_the_house():
     graph = import_graph()
     assert graph[f"{NAME}.conf"] == set()
     assert graph[f"{NAME}.exceptions"] == set()
-    assert graph[f"{NAME}.sigv4"] == set()  # no Django, no botocore
+    assert graph[f"{NAME}.sigv4"] == set()
+
+
+def test_the_signer_does_not_import_django():
+    """sigv4 uses botocore to resolve its endpoint, and nothing of Django."""
+    tree = ast.parse((PACKAGE / "sigv4.py").read_text())
+    imported = {
+        alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import)
+        for alias in node.names
+    }
+    imported |= {node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    assert imported and not {name for name in imported if name.split(".")[0] == "django"}
 
 
 def test_the_cycle_finder_finds_a_cycle():

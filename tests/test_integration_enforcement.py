@@ -46,22 +46,22 @@ def s3_error_code(response: requests.Response) -> str:
     return text.split("<Code>", 1)[1].split("</Code>", 1)[0] if "<Code>" in text else text
 
 
-def test_a_correct_upload_is_accepted(real_s3, user_client):
+def test_a_correct_upload_is_accepted(presigned_bucket, user_client):
     signed = sign(user_client)
-    response = real_s3.post(signed["url"], signed["fields"], PDF)
+    response = presigned_bucket.post(signed["url"], signed["fields"], PDF)
     assert response.status_code == 204
-    assert real_s3.get(signed["fields"]["key"]) == PDF
+    assert presigned_bucket.get(signed["fields"]["key"]) == PDF
 
 
-def test_s3_refuses_a_file_larger_than_signed(real_s3, user_client):
+def test_s3_refuses_a_file_larger_than_signed(presigned_bucket, user_client):
     signed = sign(user_client)
-    response = real_s3.post(signed["url"], signed["fields"], PDF + b"one more byte")
+    response = presigned_bucket.post(signed["url"], signed["fields"], PDF + b"one more byte")
     assert response.status_code == 400
     assert s3_error_code(response) == "EntityTooLarge"
-    assert real_s3.keys() == []
+    assert presigned_bucket.keys() == []
 
 
-def test_s3_refuses_a_file_larger_than_the_policy(real_s3, user_client, settings):
+def test_s3_refuses_a_file_larger_than_the_policy(presigned_bucket, user_client, settings):
     settings.PRESIGNED_TRANSFERS = {
         **settings.PRESIGNED_TRANSFERS,
         "POLICIES": {"default": {"CONTENT_TYPES": ["application/pdf"], "MAX_SIZE": 64}},
@@ -74,10 +74,10 @@ def test_s3_refuses_a_file_larger_than_the_policy(real_s3, user_client, settings
     assert too_big.status_code == 413
     # A client that lies about the size gets a policy for 64 bytes, and S3 holds it to that.
     signed = sign(user_client, size=64)
-    response = real_s3.post(signed["url"], signed["fields"], b"%PDF" + b"x" * 100)
+    response = presigned_bucket.post(signed["url"], signed["fields"], b"%PDF" + b"x" * 100)
     assert response.status_code == 400
     assert s3_error_code(response) == "EntityTooLarge"
-    assert real_s3.keys() == []
+    assert presigned_bucket.keys() == []
 
 
 @pytest.mark.parametrize(
@@ -88,17 +88,17 @@ def test_s3_refuses_a_file_larger_than_the_policy(real_s3, user_client, settings
         ("acl", "public-read"),
     ],
 )
-def test_s3_refuses_a_changed_field(real_s3, user_client, field, value):
+def test_s3_refuses_a_changed_field(presigned_bucket, user_client, field, value):
     signed = sign(user_client)
     fields = {**signed["fields"], field: value}
-    response = real_s3.post(signed["url"], fields, PDF)
+    response = presigned_bucket.post(signed["url"], fields, PDF)
     assert response.status_code == 403
     assert s3_error_code(response) == "AccessDenied"
-    assert real_s3.keys() == []
+    assert presigned_bucket.keys() == []
 
 
 @pytest.mark.parametrize("change", ["longer", "shorter", "the kept key"])
-def test_s3_refuses_any_key_but_the_signed_one(real_s3, user_client, change):
+def test_s3_refuses_any_key_but_the_signed_one(presigned_bucket, user_client, change):
     # The policy pins the key with one exact condition: not a prefix either way, and never
     # the key downloads read.
     signed = sign(user_client)
@@ -109,28 +109,28 @@ def test_s3_refuses_any_key_but_the_signed_one(real_s3, user_client, change):
         "the kept key": key.removeprefix("incoming/"),
     }[change]
     assert other != key
-    response = real_s3.post(signed["url"], {**signed["fields"], "key": other}, PDF)
+    response = presigned_bucket.post(signed["url"], {**signed["fields"], "key": other}, PDF)
     assert response.status_code == 403
     assert s3_error_code(response) == "AccessDenied"
-    assert real_s3.keys() == []
+    assert presigned_bucket.keys() == []
 
 
-def test_s3_refuses_an_extra_field(real_s3, user_client):
+def test_s3_refuses_an_extra_field(presigned_bucket, user_client):
     signed = sign(user_client)
     fields = {**signed["fields"], "x-amz-meta-owner": "mallory"}
-    response = real_s3.post(signed["url"], fields, PDF)
+    response = presigned_bucket.post(signed["url"], fields, PDF)
     assert response.status_code == 403
-    assert real_s3.keys() == []
+    assert presigned_bucket.keys() == []
 
 
-def test_s3_refuses_an_expired_policy(real_s3, user_client, settings):
+def test_s3_refuses_an_expired_policy(presigned_bucket, user_client, settings):
     settings.PRESIGNED_TRANSFERS = {**settings.PRESIGNED_TRANSFERS, "UPLOAD_EXPIRY": 1}
     signed = sign(user_client)
     time.sleep(2.2)
-    response = real_s3.post(signed["url"], signed["fields"], PDF)
+    response = presigned_bucket.post(signed["url"], signed["fields"], PDF)
     assert response.status_code == 403
     assert "expired" in response.text.lower()
-    assert real_s3.keys() == []
+    assert presigned_bucket.keys() == []
 
 
 def _tampered_policy(policy_b64: str) -> str:
@@ -153,17 +153,17 @@ def _tampered_policy(policy_b64: str) -> str:
         ),
     ],
 )
-def test_s3_refuses_a_tampered_policy_or_signature(real_s3, user_client, tamper):
+def test_s3_refuses_a_tampered_policy_or_signature(presigned_bucket, user_client, tamper):
     signed = sign(user_client)
-    response = real_s3.post(signed["url"], tamper(signed["fields"]), PDF + b"x" * 1000)
+    response = presigned_bucket.post(signed["url"], tamper(signed["fields"]), PDF + b"x" * 1000)
     assert response.status_code == 403
     assert s3_error_code(response) == "SignatureDoesNotMatch"
-    assert real_s3.keys() == []
+    assert presigned_bucket.keys() == []
 
 
-def _complete_upload(real_s3, user_client) -> str:
+def _complete_upload(presigned_bucket, user_client) -> str:
     signed = sign(user_client)
-    assert real_s3.post(signed["url"], signed["fields"], PDF).status_code == 204
+    assert presigned_bucket.post(signed["url"], signed["fields"], PDF).status_code == 204
     assert confirm(user_client, signed["upload_id"]).status_code == 200
     return signed["upload_id"]
 
@@ -181,8 +181,8 @@ def _with_query(url: str, **changes: str) -> str:
     return urlunsplit(parts._replace(query=urlencode(query)))
 
 
-def test_download_url_works_then_expires(real_s3, user_client, settings):
-    upload_id = _complete_upload(real_s3, user_client)
+def test_download_url_works_then_expires(presigned_bucket, user_client, settings):
+    upload_id = _complete_upload(presigned_bucket, user_client)
     settings.PRESIGNED_TRANSFERS = {**settings.PRESIGNED_TRANSFERS, "DOWNLOAD_EXPIRY": 4}
     response = user_client.get(reverse("presigned_transfers:download-url", args=[upload_id]))
     url, expires_at = response.json()["url"], response.json()["expires_at"]
@@ -209,8 +209,8 @@ def test_download_url_works_then_expires(real_s3, user_client, settings):
         pytest.param(lambda u: u.replace("doc.pdf", "other.pdf"), id="key"),
     ],
 )
-def test_s3_refuses_a_tampered_download_url(real_s3, user_client, tamper):
-    upload_id = _complete_upload(real_s3, user_client)
+def test_s3_refuses_a_tampered_download_url(presigned_bucket, user_client, tamper):
+    upload_id = _complete_upload(presigned_bucket, user_client)
     url = _download_url(user_client, upload_id)
     response = requests.get(tamper(url), timeout=30)
     assert response.status_code in (403, 404)
@@ -218,7 +218,7 @@ def test_s3_refuses_a_tampered_download_url(real_s3, user_client, tamper):
     assert requests.get(url, timeout=30).content == PDF
 
 
-def test_confirm_refuses_an_upload_that_never_happened(real_s3, user_client):
+def test_confirm_refuses_an_upload_that_never_happened(presigned_bucket, user_client):
     signed = sign(user_client)
     response = confirm(user_client, signed["upload_id"])
     assert response.status_code == 409
@@ -226,13 +226,13 @@ def test_confirm_refuses_an_upload_that_never_happened(real_s3, user_client):
     assert Upload.objects.get(pk=signed["upload_id"]).status == "pending"
 
 
-def test_confirm_refuses_and_deletes_a_smaller_file(real_s3, user_client):
+def test_confirm_refuses_and_deletes_a_smaller_file(presigned_bucket, user_client):
     signed = sign(user_client, size=len(PDF) + 50)
-    assert real_s3.post(signed["url"], signed["fields"], PDF).status_code == 204
+    assert presigned_bucket.post(signed["url"], signed["fields"], PDF).status_code == 204
     response = confirm(user_client, signed["upload_id"])
     assert response.status_code == 422
     assert response.json()["error"]["code"] == "size_mismatch"
-    assert real_s3.keys() == []
+    assert presigned_bucket.keys() == []
     assert Upload.objects.get(pk=signed["upload_id"]).status == "failed"
     # Idempotent: the same answer again.
     again = confirm(user_client, signed["upload_id"])
@@ -240,26 +240,29 @@ def test_confirm_refuses_and_deletes_a_smaller_file(real_s3, user_client):
     assert again.json()["error"]["code"] == "size_mismatch"
 
 
-def test_confirm_refuses_and_deletes_an_object_of_another_type(real_s3, user_client):
+def test_confirm_refuses_and_deletes_an_object_of_another_type(presigned_bucket, user_client):
     signed = sign(user_client)
     # Someone with bucket access (or a bug elsewhere) puts an object of another type there.
-    real_s3.client.put_object(
-        Bucket=real_s3.bucket, Key=signed["fields"]["key"], Body=PDF, ContentType="text/html"
+    presigned_bucket.client.put_object(
+        Bucket=presigned_bucket.bucket,
+        Key=signed["fields"]["key"],
+        Body=PDF,
+        ContentType="text/html",
     )
     response = confirm(user_client, signed["upload_id"])
     assert response.status_code == 422
     assert response.json()["error"]["code"] == "content_type_mismatch"
-    assert real_s3.keys() == []
+    assert presigned_bucket.keys() == []
     assert Upload.objects.get(pk=signed["upload_id"]).status == "failed"
 
 
-def test_without_an_acl_uploads_still_work(real_s3, user_client, settings):
+def test_without_an_acl_uploads_still_work(presigned_bucket, user_client, settings):
     # ACL None is for buckets with ACLs disabled. (AWS also refuses an "acl" field added to
     # such a form as an extra input; SeaweedFS 4.48 ignores ACLs, so that is not shown here.)
     settings.PRESIGNED_TRANSFERS = {**settings.PRESIGNED_TRANSFERS, "ACL": None}
     signed = sign(user_client)
     assert "acl" not in signed["fields"]
     other_key = {**signed["fields"], "key": signed["fields"]["key"] + ".html"}
-    assert real_s3.post(signed["url"], other_key, PDF).status_code == 403
-    assert real_s3.post(signed["url"], signed["fields"], PDF).status_code == 204
+    assert presigned_bucket.post(signed["url"], other_key, PDF).status_code == 403
+    assert presigned_bucket.post(signed["url"], signed["fields"], PDF).status_code == 204
     assert confirm(user_client, signed["upload_id"]).status_code == 200

@@ -24,7 +24,7 @@ def site(live_server, client, user):
         yield site
 
 
-def test_full_flow_over_http(real_s3, site, user):
+def test_full_flow_over_http(presigned_bucket, site, user):
     content = b"%PDF-1.7\n" + os.urandom(4096) + b"\n%%EOF\n"
     filename = 'Überprüfung "Q3"; été.pdf'
 
@@ -34,10 +34,10 @@ def test_full_flow_over_http(real_s3, site, user):
     )
     assert signed.status_code == 201, signed.text
     body = signed.json()
-    assert body["url"].startswith(real_s3.endpoint_url)
+    assert body["url"].startswith(presigned_bucket.endpoint_url)
     assert list(body["fields"])[-1] != "file"
 
-    uploaded = real_s3.post(body["url"], body["fields"], content, filename="ignored.pdf")
+    uploaded = presigned_bucket.post(body["url"], body["fields"], content, filename="ignored.pdf")
     assert uploaded.status_code == 204, uploaded.text
 
     confirmed = site.post_json("confirm-upload", {"upload_id": body["upload_id"]})
@@ -68,11 +68,11 @@ def test_full_flow_over_http(real_s3, site, user):
 
     deleted = site.http.delete(site.url("upload-detail", body["upload_id"]), timeout=30)
     assert deleted.status_code == 200, deleted.text
-    assert real_s3.keys() == []
+    assert presigned_bucket.keys() == []
     assert not Upload.objects.filter(pk=body["upload_id"]).exists()
 
 
-def test_csrf_is_enforced_over_http(real_s3, site):
+def test_csrf_is_enforced_over_http(presigned_bucket, site):
     site.http.headers["X-CSRFToken"] = "wrong-token-wrong-token-wrong-to"
     response = site.post_json(
         "upload-url", {"filename": "a.pdf", "content_type": "application/pdf", "size": 10}

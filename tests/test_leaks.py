@@ -251,7 +251,7 @@ def whole_flow(user, admin_user, settings, caplog, *, key_id, secret, token):
 @pytest.mark.s3
 @pytest.mark.django_db
 def test_no_credential_in_any_response_over_the_whole_flow_on_seaweedfs(
-    real_s3, user, admin_user, settings, caplog
+    presigned_bucket, user, admin_user, settings, caplog
 ):
     """Long-lived keys (an IAM user), real S3: SeaweedFS checks every signature."""
     from tests.conftest import TEST_ACCESS_KEY, TEST_SECRET_KEY

@@ -82,31 +82,31 @@ def served(user_client, staff_client, upload_id):
     return results
 
 
-def assert_everything_findable(real_s3):
+def assert_everything_findable(presigned_bucket):
     """Every object in the bucket is one an upload row names (cleanup can find it)."""
     named = {key for upload in Upload.objects.all() for key in upload.object_keys}
-    assert set(real_s3.keys()) <= named
+    assert set(presigned_bucket.keys()) <= named
 
 
 def test_a_form_posted_again_after_confirm_changes_nothing_served(
-    real_s3, user_client, staff_client
+    presigned_bucket, user_client, staff_client
 ):
     signed = sign(user_client)
-    assert real_s3.post(signed["url"], signed["fields"], VERIFIED).status_code == 204
+    assert presigned_bucket.post(signed["url"], signed["fields"], VERIFIED).status_code == 204
     assert confirm(user_client, signed["upload_id"]).status_code == 200
     upload = Upload.objects.get(pk=signed["upload_id"])
     assert upload.etag == hashlib.md5(VERIFIED).hexdigest()  # noqa: S324 - S3's ETag
 
     # The same signed fields, still inside their window, with an executable of the same size:
     # S3 takes it (204) — at the staging key, which no download reads.
-    replay = real_s3.post(signed["url"], signed["fields"], ELF)
+    replay = presigned_bucket.post(signed["url"], signed["fields"], ELF)
     assert replay.status_code == 204
-    assert real_s3.get(upload.staging_key) == ELF
+    assert presigned_bucket.get(upload.staging_key) == ELF
     # A smaller file is taken too (the size range starts at the policy's minimum).
-    assert real_s3.post(signed["url"], signed["fields"], VERIFIED[:100]).status_code == 204
+    assert presigned_bucket.post(signed["url"], signed["fields"], VERIFIED[:100]).status_code == 204
     # Another type is not: the form pins it.
     retyped = {**signed["fields"], "Content-Type": "application/x-executable"}
-    assert real_s3.post(signed["url"], retyped, ELF).status_code == 403
+    assert presigned_bucket.post(signed["url"], retyped, ELF).status_code == 403
 
     assert served(user_client, staff_client, upload.pk) == dict.fromkeys(
         ("json", "redirect", "admin"), VERIFIED
@@ -114,22 +114,24 @@ def test_a_form_posted_again_after_confirm_changes_nothing_served(
     # Confirming again answers the same, and still serves the verified bytes.
     again = confirm(user_client, signed["upload_id"])
     assert again.status_code == 200 and again.json()["upload"]["size"] == SIZE
-    assert real_s3.get(upload.key) == VERIFIED
-    assert_everything_findable(real_s3)
+    assert presigned_bucket.get(upload.key) == VERIFIED
+    assert_everything_findable(presigned_bucket)
 
 
-def test_a_form_posted_before_confirm_is_what_confirm_verifies(real_s3, user_client, staff_client):
+def test_a_form_posted_before_confirm_is_what_confirm_verifies(
+    presigned_bucket, user_client, staff_client
+):
     signed = sign(user_client)
-    assert real_s3.post(signed["url"], signed["fields"], VERIFIED).status_code == 204
-    assert real_s3.post(signed["url"], signed["fields"], ELF).status_code == 204
+    assert presigned_bucket.post(signed["url"], signed["fields"], VERIFIED).status_code == 204
+    assert presigned_bucket.post(signed["url"], signed["fields"], ELF).status_code == 204
     response = confirm(user_client, signed["upload_id"])
     assert response.status_code == 422
     assert response.json()["error"]["code"] == "content_mismatch"
-    assert real_s3.keys() == []
+    assert presigned_bucket.keys() == []
     assert set(served(user_client, staff_client, signed["upload_id"]).values()) <= {409, "refused"}
 
 
-def _post_again_after_each_read(monkeypatch, real_s3, signed, bodies):
+def _post_again_after_each_read(monkeypatch, presigned_bucket, signed, bodies):
     """After confirm reads the staging object, a client POSTs its form again (the race)."""
     real = storage.read_start
     queue = list(bodies)
@@ -137,34 +139,37 @@ def _post_again_after_each_read(monkeypatch, real_s3, signed, bodies):
     def read_then_race(key, length):
         found = real(key, length)
         if queue:
-            assert real_s3.post(signed["url"], signed["fields"], queue.pop(0)).status_code == 204
+            assert (
+                presigned_bucket.post(signed["url"], signed["fields"], queue.pop(0)).status_code
+                == 204
+            )
         return found
 
     monkeypatch.setattr(storage, "read_start", read_then_race)
 
 
 def test_a_race_between_read_and_copy_never_keeps_unverified_bytes(
-    real_s3, user_client, staff_client, monkeypatch
+    presigned_bucket, user_client, staff_client, monkeypatch
 ):
     signed = sign(user_client)
-    assert real_s3.post(signed["url"], signed["fields"], VERIFIED).status_code == 204
+    assert presigned_bucket.post(signed["url"], signed["fields"], VERIFIED).status_code == 204
     # Between confirm's read of the PDF and its copy, the executable replaces it: the copy
     # is conditioned on the PDF's ETag, so S3 refuses it (412); confirm reads again, sees
     # the executable, and refuses that.
-    _post_again_after_each_read(monkeypatch, real_s3, signed, [ELF])
+    _post_again_after_each_read(monkeypatch, presigned_bucket, signed, [ELF])
     response = confirm(user_client, signed["upload_id"])
     assert response.status_code == 422, response.content
     assert response.json()["error"]["code"] == "content_mismatch"
-    assert real_s3.keys() == []
+    assert presigned_bucket.keys() == []
     assert set(served(user_client, staff_client, signed["upload_id"]).values()) <= {409, "refused"}
 
 
 def test_a_race_with_other_valid_bytes_keeps_those_it_verified(
-    real_s3, user_client, staff_client, monkeypatch
+    presigned_bucket, user_client, staff_client, monkeypatch
 ):
     signed = sign(user_client)
-    assert real_s3.post(signed["url"], signed["fields"], VERIFIED).status_code == 204
-    _post_again_after_each_read(monkeypatch, real_s3, signed, [OTHER_PDF])
+    assert presigned_bucket.post(signed["url"], signed["fields"], VERIFIED).status_code == 204
+    _post_again_after_each_read(monkeypatch, presigned_bucket, signed, [OTHER_PDF])
     assert confirm(user_client, signed["upload_id"]).status_code == 200
     upload = Upload.objects.get(pk=signed["upload_id"])
     # What was verified on the second read is what is kept, recorded and served.
@@ -172,10 +177,12 @@ def test_a_race_with_other_valid_bytes_keeps_those_it_verified(
     assert set(served(user_client, staff_client, upload.pk).values()) == {OTHER_PDF}
 
 
-def test_an_object_that_keeps_changing_is_not_kept(real_s3, user_client, monkeypatch):
+def test_an_object_that_keeps_changing_is_not_kept(presigned_bucket, user_client, monkeypatch):
     signed = sign(user_client)
-    assert real_s3.post(signed["url"], signed["fields"], VERIFIED).status_code == 204
-    _post_again_after_each_read(monkeypatch, real_s3, signed, [OTHER_PDF, VERIFIED, OTHER_PDF])
+    assert presigned_bucket.post(signed["url"], signed["fields"], VERIFIED).status_code == 204
+    _post_again_after_each_read(
+        monkeypatch, presigned_bucket, signed, [OTHER_PDF, VERIFIED, OTHER_PDF]
+    )
     response = confirm(user_client, signed["upload_id"])
     assert response.status_code == 409
     assert response.json()["error"]["code"] == "upload_changed"
@@ -185,22 +192,22 @@ def test_an_object_that_keeps_changing_is_not_kept(real_s3, user_client, monkeyp
     monkeypatch.undo()
     # Once it holds still, a confirm keeps it.
     assert confirm(user_client, signed["upload_id"]).status_code == 200
-    assert real_s3.get(upload.key) == OTHER_PDF
+    assert presigned_bucket.get(upload.key) == OTHER_PDF
 
 
 def test_downloads_are_pinned_to_the_kept_version_in_a_versioned_bucket(
-    real_s3, user_client, staff_client
+    presigned_bucket, user_client, staff_client
 ):
-    real_s3.client.put_bucket_versioning(
-        Bucket=real_s3.bucket, VersioningConfiguration={"Status": "Enabled"}
+    presigned_bucket.client.put_bucket_versioning(
+        Bucket=presigned_bucket.bucket, VersioningConfiguration={"Status": "Enabled"}
     )
     signed = sign(user_client)
-    assert real_s3.post(signed["url"], signed["fields"], VERIFIED).status_code == 204
+    assert presigned_bucket.post(signed["url"], signed["fields"], VERIFIED).status_code == 204
     assert confirm(user_client, signed["upload_id"]).status_code == 200
     upload = Upload.objects.get(pk=signed["upload_id"])
     assert upload.version_id
     url = user_client.get(reverse("presigned_transfers:download-url", args=[upload.pk])).json()
     assert f"versionId={upload.version_id}" in url["url"]
     # Even a write to the kept key itself (no signed form can make one) is not served.
-    real_s3.client.put_object(Bucket=real_s3.bucket, Key=upload.key, Body=ELF)
+    presigned_bucket.client.put_object(Bucket=presigned_bucket.bucket, Key=upload.key, Body=ELF)
     assert set(served(user_client, staff_client, upload.pk).values()) == {VERIFIED}

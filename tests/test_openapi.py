@@ -210,7 +210,7 @@ def test_limits_are_the_codes():
 
 def test_the_document_is_shipped_in_the_package():
     assert (ROOT / openapi.FILENAME).is_file()
-    pyproject = (ROOT.parent / "pyproject.toml").read_text("utf-8")
+    pyproject = (Path(__file__).resolve().parent.parent / "pyproject.toml").read_text("utf-8")
     (package_data,) = re.findall(r"^presigned_transfers = \[(.*)\]$", pyproject, re.MULTILINE)
     assert f'"{openapi.FILENAME}"' in package_data
 

@@ -100,6 +100,17 @@ def test_anonymous_may_use_no_restricted_policy(policies):
     assert policy.may_use(policy.app_settings.get_policy("default"), None)
 
 
+def test_a_user_without_has_perm_has_no_permission(policies):
+    class Member:
+        """A custom AUTH_USER_MODEL's user without PermissionsMixin: no has_perm at all."""
+
+        is_authenticated = True
+        is_staff = True
+
+    assert not policy.may_use(policy.app_settings.get_policy("videos"), Member())
+    assert policy.may_use(policy.app_settings.get_policy("staff"), Member())
+
+
 def render_picker(user, name):
     request = RequestFactory().get("/")
     request.user = user

@@ -104,6 +104,19 @@ def test_create_upload_refusal_records_nothing(user, moto_s3):
     assert not Upload.objects.exists()
 
 
+@pytest.mark.django_db
+def test_create_upload_for_an_anonymous_user_signs_and_records_nothing(monkeypatch):
+    def never(*args, **kwargs):
+        raise AssertionError("signed an upload for nobody")
+
+    for name in ("presign_post", "presign_put"):
+        monkeypatch.setattr(services.signing, name, never)
+    monkeypatch.setattr(storage, "create_multipart", never)
+    with pytest.raises(exceptions.NotAuthenticated):
+        _create(AnonymousUser())
+    assert not Upload.objects.exists()
+
+
 # --- confirm_upload -------------------------------------------------------------------------
 
 

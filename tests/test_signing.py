@@ -16,8 +16,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from presigned_transfers import exceptions, signing
+from presigned_transfers import exceptions, signing, storage
 from presigned_transfers.conf import MAX_DOWNLOAD_EXPIRY, MAX_UPLOAD_EXPIRY
+from tests.botocore_clock import frozen_botocore
 from tests.conftest import TEST_ACCESS_KEY, TEST_SECRET_KEY, reset_app_state
 
 KEY = "uploads/7/0123456789abcdef0123456789abcdef_report.pdf"
@@ -70,12 +71,11 @@ def test_post_pins_key_acl_type_size_and_bucket():
 
 
 def test_post_pins_a_key_ending_in_the_filename_placeholder_exactly_too():
-    # S3 puts the file's name in place of "${filename}", so the presigner pins only the
-    # prefix of such a key; the exact condition is kept for it.
+    # botocore pins only the prefix of such a key (S3 puts the file's name in place of
+    # "${filename}"); ours pins every key exactly, once.
     key = "uploads/7/${filename}"
     conditions = _policy(_post(key=key))["conditions"]
-    assert ["eq", "$key", key] in conditions
-    assert ["starts-with", "$key", "uploads/7/"] in conditions
+    assert [c for c in conditions if "key" in c or "$key" in c] == [{"key": key}]
 
 
 def test_post_fields_match_the_conditions():
@@ -294,6 +294,108 @@ def test_get_expiry_follows_the_setting_up_to_the_maximum(settings):
 def test_expiry_maxima_are_within_s3s_own_limit():
     assert MAX_UPLOAD_EXPIRY <= 7 * 24 * 3600
     assert MAX_DOWNLOAD_EXPIRY <= 7 * 24 * 3600
+
+
+# --- the same endpoint as the app's boto3 client ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "s3",
+    [
+        {"REGION": "us-east-1"},
+        {"REGION": "eu-west-2"},
+        {"REGION": "eu-west-2", "ADDRESSING_STYLE": "virtual"},
+        {"REGION": "eu-west-2", "ADDRESSING_STYLE": "path"},
+        {"REGION": "cn-north-1"},
+        {"REGION": "us-gov-west-1", "ADDRESSING_STYLE": "virtual"},
+        {"REGION": "eu-west-2", "BUCKET": "uploads.example.com", "ADDRESSING_STYLE": "virtual"},
+        {"ENDPOINT_URL": "http://127.0.0.1:8333", "ADDRESSING_STYLE": "path"},
+        {"ENDPOINT_URL": "https://minio.example.com:9000/s3/", "ADDRESSING_STYLE": "virtual"},
+        {"ENDPOINT_URL": "https://0123abcd.r2.cloudflarestorage.com", "REGION": "auto"},
+        {"ENDPOINT_URL": "http://localhost:8333/prefix", "BUCKET": "my.bucket"},
+    ],
+)
+def test_signed_urls_go_where_the_apps_boto3_client_goes(settings, s3):
+    """Byte for byte what storage's boto3 client presigns for the same settings: POST, GET
+    with a disposition and a version, PUT with signed headers and UploadPart."""
+    settings.PRESIGNED_TRANSFERS = {**settings.PRESIGNED_TRANSFERS, **s3}
+    bucket, client = settings.PRESIGNED_TRANSFERS["BUCKET"], storage.get_client()
+    disposition = "attachment; filename=\"a b.pdf\"; filename*=UTF-8''a%20b.pdf"
+    fields, conditions = signing.post_fields_and_conditions(
+        content_type="application/pdf", min_size=1, max_size=1000
+    )
+    with frozen_botocore(NOW):
+        post = client.generate_presigned_post(
+            bucket, KEY, Fields=fields, Conditions=conditions, ExpiresIn=600
+        )
+        get = client.generate_presigned_url(
+            "get_object",
+            Params={
+                "Bucket": bucket,
+                "Key": KEY,
+                "ResponseContentDisposition": disposition,
+                "VersionId": "v1",
+            },
+            ExpiresIn=900,
+        )
+        put = client.generate_presigned_url(
+            "put_object",
+            Params={
+                "Bucket": bucket,
+                "Key": KEY,
+                "ContentType": "a/b",
+                "ContentLength": 3,
+                "ACL": "private",
+                "IfNoneMatch": "*",
+            },
+            ExpiresIn=600,
+        )
+        part = client.generate_presigned_url(
+            "upload_part",
+            Params={
+                "Bucket": bucket,
+                "Key": KEY,
+                "PartNumber": 2,  # in the order presign_part puts them in
+                "UploadId": "u-1",
+                "ContentLength": 5,
+            },
+            ExpiresIn=600,
+        )
+    signed_post = _post(max_size=1000, expires_in=600, now=NOW)
+    assert (signed_post.url, signed_post.fields) == (post["url"], post["fields"])
+    assert (
+        signing.presign_get(
+            key=KEY, content_disposition=disposition, version_id="v1", expires_in=900, now=NOW
+        ).url
+        == get
+    )
+    signed_put = signing.presign_put(key=KEY, content_type="a/b", size=3, expires_in=600, now=NOW)
+    assert signed_put.headers == {
+        "Content-Type": "a/b",
+        "x-amz-acl": "private",
+        "If-None-Match": "*",
+    }
+    assert signed_put.url == put
+    assert (
+        signing.presign_part(
+            key=KEY, multipart_id="u-1", number=2, size=5, expires_in=600, now=NOW
+        ).url
+        == part
+    )
+
+
+def test_signed_urls_follow_botocores_own_configuration(monkeypatch):
+    """The endpoint comes from the app's boto3 session, so botocore's configuration (here
+    AWS_S3_US_EAST_1_REGIONAL_ENDPOINT) moves signed URLs and the boto3 client alike."""
+    monkeypatch.setenv("AWS_S3_US_EAST_1_REGIONAL_ENDPOINT", "regional")
+    reset_app_state()
+    with frozen_botocore(NOW):
+        expected = storage.get_client().generate_presigned_url(
+            "get_object", Params={"Bucket": "test-bucket", "Key": KEY}, ExpiresIn=900
+        )
+    url = signing.presign_get(key=KEY, expires_in=900, now=NOW).url
+    assert url == expected
+    assert urlsplit(url).netloc == "test-bucket.s3.us-east-1.amazonaws.com"
 
 
 # --- credentials ----------------------------------------------------------------------------

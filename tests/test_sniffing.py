@@ -376,16 +376,16 @@ def test_an_upload_whose_policy_is_gone_is_sniffed_by_default(configure, user):
         (flows.WEBP_LOSSY + b"\x00" * 100, "image/webp", True),
     ],
 )
-def test_sniffing_against_seaweedfs(real_s3, user, body, content_type, accepted):
+def test_sniffing_against_seaweedfs(presigned_bucket, user, body, content_type, accepted):
     created = services.create_upload(
         user=user, filename="upload.pdf", content_type=content_type, size=len(body)
     )
-    response = real_s3.post(created.post.url, created.post.fields, body)
+    response = presigned_bucket.post(created.post.url, created.post.fields, body)
     assert response.status_code == 204, response.text
     if accepted:
         assert services.confirm_upload(user=user, upload_id=created.upload.pk).is_complete
-        assert real_s3.get(created.upload.key) == body
+        assert presigned_bucket.get(created.upload.key) == body
     else:
         with pytest.raises(exceptions.UploadRefused, match="does not look like"):
             services.confirm_upload(user=user, upload_id=created.upload.pk)
-        assert real_s3.keys() == []
+        assert presigned_bucket.keys() == []

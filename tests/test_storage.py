@@ -13,15 +13,15 @@ from presigned_transfers import exceptions, storage
 pytestmark = pytest.mark.s3
 
 
-def put(real_s3, key, body, content_type="application/pdf"):
-    return real_s3.client.put_object(
-        Bucket=real_s3.bucket, Key=key, Body=body, ContentType=content_type
+def put(presigned_bucket, key, body, content_type="application/pdf"):
+    return presigned_bucket.client.put_object(
+        Bucket=presigned_bucket.bucket, Key=key, Body=body, ContentType=content_type
     )
 
 
-def test_read_start_reads_the_first_bytes_and_the_whole_objects_facts(real_s3):
+def test_read_start_reads_the_first_bytes_and_the_whole_objects_facts(presigned_bucket):
     body = b"%PDF-" + bytes(range(256)) * 40
-    put(real_s3, "a/b.pdf", body)
+    put(presigned_bucket, "a/b.pdf", body)
     found = storage.read_start("a/b.pdf", 4096)
     assert found.head == body[:4096]
     assert found.size == len(body)  # from Content-Range, not the length of the range
@@ -30,49 +30,49 @@ def test_read_start_reads_the_first_bytes_and_the_whole_objects_facts(real_s3):
     assert found.version_id == ""
 
 
-def test_read_start_of_an_object_shorter_than_the_range(real_s3):
-    put(real_s3, "short.pdf", b"%PDF-1")
+def test_read_start_of_an_object_shorter_than_the_range(presigned_bucket):
+    put(presigned_bucket, "short.pdf", b"%PDF-1")
     found = storage.read_start("short.pdf", 4096)
     assert (found.head, found.size) == (b"%PDF-1", 6)
 
 
-def test_read_start_of_an_empty_object_falls_back_to_a_head(real_s3):
-    put(real_s3, "empty.txt", b"", "text/plain")
+def test_read_start_of_an_empty_object_falls_back_to_a_head(presigned_bucket):
+    put(presigned_bucket, "empty.txt", b"", "text/plain")
     found = storage.read_start("empty.txt", 4096)
     assert (found.size, found.head, found.content_type) == (0, b"", "text/plain")
     assert found.etag == hashlib.md5(b"").hexdigest()  # noqa: S324
     assert storage.read_start("empty.txt", 0) == found
 
 
-def test_read_start_of_nothing_is_none(real_s3):
+def test_read_start_of_nothing_is_none(presigned_bucket):
     assert storage.read_start("missing.pdf", 10) is None
     assert storage.read_start("missing.pdf", 0) is None
 
 
-def test_read_start_in_a_versioned_bucket_names_the_version(real_s3):
-    real_s3.client.put_bucket_versioning(
-        Bucket=real_s3.bucket, VersioningConfiguration={"Status": "Enabled"}
+def test_read_start_in_a_versioned_bucket_names_the_version(presigned_bucket):
+    presigned_bucket.client.put_bucket_versioning(
+        Bucket=presigned_bucket.bucket, VersioningConfiguration={"Status": "Enabled"}
     )
-    version = put(real_s3, "v.pdf", b"%PDF-1")["VersionId"]
+    version = put(presigned_bucket, "v.pdf", b"%PDF-1")["VersionId"]
     assert storage.read_start("v.pdf", 3).version_id == version
 
 
-def test_copy_is_conditioned_on_the_etag(real_s3):
-    put(real_s3, "incoming/x.pdf", b"%PDF-first")
+def test_copy_is_conditioned_on_the_etag(presigned_bucket):
+    put(presigned_bucket, "incoming/x.pdf", b"%PDF-first")
     first = storage.read_start("incoming/x.pdf", 5)
-    put(real_s3, "incoming/x.pdf", b"%PDF-second")
+    put(presigned_bucket, "incoming/x.pdf", b"%PDF-second")
     with pytest.raises(storage.ObjectChanged):
         storage.copy_object("incoming/x.pdf", "kept/x.pdf", if_match=first.etag)
-    assert real_s3.keys() == ["incoming/x.pdf"]
+    assert presigned_bucket.keys() == ["incoming/x.pdf"]
     second = storage.read_start("incoming/x.pdf", 5)
     stored = storage.copy_object("incoming/x.pdf", "kept/x.pdf", if_match=second.etag)
-    assert real_s3.get("kept/x.pdf") == b"%PDF-second"
+    assert presigned_bucket.get("kept/x.pdf") == b"%PDF-second"
     assert stored.etag == second.etag
-    head = real_s3.client.head_object(Bucket=real_s3.bucket, Key="kept/x.pdf")
+    head = presigned_bucket.client.head_object(Bucket=presigned_bucket.bucket, Key="kept/x.pdf")
     assert head["ContentType"] == "application/pdf"  # kept from the source
 
 
-def test_confirms_requests_send_only_the_headers_they_need(real_s3, monkeypatch):
+def test_confirms_requests_send_only_the_headers_they_need(presigned_bucket, monkeypatch):
     # What goes on the wire (http.client's own header lines): the GET asks for the object's
     # bytes as they are; the copy sends its signed headers and no Accept-Encoding.
     sent: list[tuple[str, dict[str, str]]] = []
@@ -91,12 +91,12 @@ def test_confirms_requests_send_only_the_headers_they_need(real_s3, monkeypatch)
 
     monkeypatch.setattr(http.client.HTTPConnection, "putrequest", recording_putrequest)
     monkeypatch.setattr(http.client.HTTPConnection, "putheader", recording_putheader)
-    put(real_s3, "incoming/h.pdf", b"%PDF-headers")
+    put(presigned_bucket, "incoming/h.pdf", b"%PDF-headers")
     sent.clear()
     found = storage.read_start("incoming/h.pdf", 5)
     storage.copy_object("incoming/h.pdf", "kept/h.pdf", if_match=found.etag)
     (get_method, get_headers), (put_method, put_headers) = sent
-    assert real_s3.get("kept/h.pdf") == b"%PDF-headers"
+    assert presigned_bucket.get("kept/h.pdf") == b"%PDF-headers"
     assert (get_method, put_method) == ("GET", "PUT")
     assert get_headers["accept-encoding"] == "identity"
     assert get_headers["range"] == "bytes=0-4"
@@ -107,17 +107,17 @@ def test_confirms_requests_send_only_the_headers_they_need(real_s3, monkeypatch)
     )
 
 
-def test_copy_of_a_vanished_source_is_a_change(real_s3):
+def test_copy_of_a_vanished_source_is_a_change(presigned_bucket):
     with pytest.raises(storage.ObjectChanged):
         storage.copy_object("incoming/none.pdf", "kept/none.pdf", if_match="0" * 32)
 
 
-def test_remove_deletes_several_keys_in_one_request_and_missing_ones_are_fine(real_s3):
-    put(real_s3, "k1", b"1")
-    put(real_s3, "k2", b"2")
+def test_remove_deletes_several_keys_in_one_request_and_missing_ones_are_fine(presigned_bucket):
+    put(presigned_bucket, "k1", b"1")
+    put(presigned_bucket, "k2", b"2")
     storage.remove(["k1", "k2", "never-there"])
     storage.remove(["k1"])
-    assert real_s3.keys() == []
+    assert presigned_bucket.keys() == []
 
 
 def test_a_server_that_ignores_range_still_gives_the_size(moto_s3, monkeypatch):

@@ -39,7 +39,7 @@ def pdf(size: int) -> bytes:
 
 
 @pytest.fixture
-def configure(real_s3, settings):
+def configure(presigned_bucket, settings):
     def configure(**options):
         settings.PRESIGNED_TRANSFERS = {
             **settings.PRESIGNED_TRANSFERS,
@@ -111,7 +111,9 @@ def downloaded(client, upload_id):
 # --- multipart ------------------------------------------------------------------------------
 
 
-def test_multipart_in_parallel_parts_completes_verifies_and_keeps(configure, real_s3, user_client):
+def test_multipart_in_parallel_parts_completes_verifies_and_keeps(
+    configure, presigned_bucket, user_client
+):
     body = pdf(11 * MiB + 123)  # three parts: 5 MiB, 5 MiB, 1 MiB + 123 B
     signed = sign(user_client, body)
     assert signed["transport"] == "multipart"
@@ -167,7 +169,7 @@ def test_s3_refuses_a_part_of_another_length_or_checksum(configure, user_client)
     assert user_client.get(parts_url(signed["upload_id"])).json()["parts"] == []
 
 
-def test_a_missing_part_is_named_and_can_be_sent_then(configure, real_s3, user_client):
+def test_a_missing_part_is_named_and_can_be_sent_then(configure, presigned_bucket, user_client):
     body = pdf(11 * MiB)
     signed = sign(user_client, body)
     send_parts(user_client, signed["upload_id"], body, [1, 3])
@@ -179,7 +181,7 @@ def test_a_missing_part_is_named_and_can_be_sent_then(configure, real_s3, user_c
     assert downloaded(user_client, signed["upload_id"]).content == body
 
 
-def test_a_part_outside_the_plan_is_refused(configure, real_s3, user_client):
+def test_a_part_outside_the_plan_is_refused(configure, presigned_bucket, user_client):
     body = pdf(11 * MiB)
     signed = sign(user_client, body)
     for parts in ([{"part_number": 4}], [{"part_number": 0}], [{"part_number": True}], [], "x"):
@@ -199,8 +201,8 @@ def test_a_part_outside_the_plan_is_refused(configure, real_s3, user_client):
     # A part S3 holds beyond the plan (nothing the app signs can make one): not completed.
     upload = Upload.objects.get(pk=signed["upload_id"])
     send_parts(user_client, upload.pk, body, [1, 2, 3])
-    real_s3.client.upload_part(
-        Bucket=real_s3.bucket,
+    presigned_bucket.client.upload_part(
+        Bucket=presigned_bucket.bucket,
         Key=upload.key,
         UploadId=upload.multipart_id,
         PartNumber=4,
@@ -212,7 +214,9 @@ def test_a_part_outside_the_plan_is_refused(configure, real_s3, user_client):
     assert not flows.object_exists(upload.key)
 
 
-def test_nobody_else_can_sign_list_complete_or_abort(configure, real_s3, user_client, other_user):
+def test_nobody_else_can_sign_list_complete_or_abort(
+    configure, presigned_bucket, user_client, other_user
+):
     body = pdf(11 * MiB)
     signed = sign(user_client, body)
     send_parts(user_client, signed["upload_id"], body, [1, 2, 3])
@@ -236,7 +240,7 @@ def test_nobody_else_can_sign_list_complete_or_abort(configure, real_s3, user_cl
     assert_json_error(Client().get(parts_url(upload_id)), 401, "not_authenticated")
 
 
-def test_cancel_aborts_the_multipart_upload(configure, real_s3, user_client):
+def test_cancel_aborts_the_multipart_upload(configure, presigned_bucket, user_client):
     body = pdf(11 * MiB)
     signed = sign(user_client, body)
     send_parts(user_client, signed["upload_id"], body, [1])
@@ -246,12 +250,12 @@ def test_cancel_aborts_the_multipart_upload(configure, real_s3, user_client):
     )
     assert response.status_code == 200
     assert storage.open_multipart_uploads("uploads/") == []
-    assert real_s3.keys() == []
+    assert presigned_bucket.keys() == []
     assert not Upload.objects.exists()
 
 
 def test_a_completion_whose_commit_failed_is_verified_on_the_next_confirm(
-    configure, real_s3, user_client, monkeypatch
+    configure, presigned_bucket, user_client, monkeypatch
 ):
     body = pdf(11 * MiB)
     signed = sign(user_client, body)
@@ -265,23 +269,25 @@ def test_a_completion_whose_commit_failed_is_verified_on_the_next_confirm(
     assert_json_error(confirm(user_client, signed["upload_id"]), 503, "storage_unavailable")
     upload = Upload.objects.get(pk=signed["upload_id"])
     assert upload.status == "pending"
-    assert real_s3.keys() == [upload.key]  # S3 completed it; the row did not record it
+    assert presigned_bucket.keys() == [upload.key]  # S3 completed it; the row did not record it
     monkeypatch.setattr(storage, "read_start", real_read)
     done = confirm(user_client, signed["upload_id"])
     assert done.status_code == 200, done.content
     assert downloaded(user_client, upload.pk).content == body
 
 
-def test_a_sniffed_executable_sent_in_parts_is_refused(configure, real_s3, user_client):
+def test_a_sniffed_executable_sent_in_parts_is_refused(configure, presigned_bucket, user_client):
     body = (flows.ELF + os.urandom(11 * MiB))[: 11 * MiB]
     signed = sign(user_client, body)
     send_parts(user_client, signed["upload_id"], body, [1, 2, 3])
     assert_json_error(confirm(user_client, signed["upload_id"]), 422, "content_mismatch")
-    assert real_s3.keys() == []
+    assert presigned_bucket.keys() == []
     assert storage.open_multipart_uploads("uploads/") == []
 
 
-def test_reconcile_completes_a_multipart_upload_whose_tab_closed(configure, real_s3, user_client):
+def test_reconcile_completes_a_multipart_upload_whose_tab_closed(
+    configure, presigned_bucket, user_client
+):
     body = pdf(11 * MiB)
     kept = sign(user_client, body)
     send_parts(user_client, kept["upload_id"], body, [1, 2, 3])
@@ -296,8 +302,10 @@ def test_reconcile_completes_a_multipart_upload_whose_tab_closed(configure, real
     assert storage.open_multipart_uploads("uploads/") == []
 
 
-def test_cleanup_aborts_multipart_uploads_no_row_knows_of(configure, real_s3, settings):
-    stray = real_s3.client.create_multipart_upload(Bucket=real_s3.bucket, Key="uploads/9/x.pdf")
+def test_cleanup_aborts_multipart_uploads_no_row_knows_of(configure, presigned_bucket, settings):
+    stray = presigned_bucket.client.create_multipart_upload(
+        Bucket=presigned_bucket.bucket, Key="uploads/9/x.pdf"
+    )
     young = cleanup.cleanup()
     assert young.aborted == 0  # it may be an upload whose row is being written right now
     settings.PRESIGNED_TRANSFERS = {**settings.PRESIGNED_TRANSFERS, "MULTIPART_EXPIRY": 60}
@@ -314,7 +322,7 @@ def test_cleanup_aborts_multipart_uploads_no_row_knows_of(configure, real_s3, se
 # --- put ------------------------------------------------------------------------------------
 
 
-def test_put_pins_type_length_checksum_and_creates_once(configure, real_s3, user_client):
+def test_put_pins_type_length_checksum_and_creates_once(configure, presigned_bucket, user_client):
     configure(TRANSPORT="put")
     body = pdf(4000)
     signed = sign(user_client, body)
@@ -331,7 +339,7 @@ def test_put_pins_type_length_checksum_and_creates_once(configure, real_s3, user
     assert requests.put(url, data=body, headers=retyped, timeout=30).status_code == 403
     other = bytes(reversed(body))
     assert requests.put(url, data=other, headers=headers, timeout=30).status_code == 400
-    assert real_s3.keys() == []
+    assert presigned_bucket.keys() == []
     assert requests.put(url, data=body, headers=headers, timeout=30).status_code == 200
     # The URL makes the object once: a second PUT, even of other bytes, gets 412.
     assert requests.put(url, data=body, headers=headers, timeout=30).status_code == 412
@@ -355,19 +363,19 @@ def test_a_client_that_offers_only_post_on_a_put_only_provider(configure, user_c
 
 
 def test_post_with_a_checksum_refuses_other_bytes_even_posted_again(
-    configure, real_s3, user_client
+    configure, presigned_bucket, user_client
 ):
     body = pdf(4000)
     signed = sign(user_client, body, transports=["post"])
     assert signed["fields"]["x-amz-checksum-sha256"] == sha256(body)
     other = bytes(reversed(body))
-    refused = real_s3.post(signed["url"], signed["fields"], other)
+    refused = presigned_bucket.post(signed["url"], signed["fields"], other)
     assert refused.status_code == 400 and "BadDigest" in refused.text
-    assert real_s3.post(signed["url"], signed["fields"], body).status_code == 204
+    assert presigned_bucket.post(signed["url"], signed["fields"], body).status_code == 204
     done = confirm(user_client, signed["upload_id"]).json()["upload"]
     assert done["checksum_sha256"] == sha256(body)
     # After confirm, the still-valid form takes no other bytes at all.
-    assert real_s3.post(signed["url"], signed["fields"], other).status_code == 400
+    assert presigned_bucket.post(signed["url"], signed["fields"], other).status_code == 400
 
 
 @pytest.mark.parametrize(

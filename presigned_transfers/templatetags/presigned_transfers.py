@@ -26,7 +26,7 @@ register = template.Library()
 _COUNTER = "_presigned_transfers_pickers"
 
 
-def _csp_nonce(context: template.Context) -> Any:
+def _csp_nonce(context: template.Context) -> object:
     """``csp_nonce`` from the context (Django 6's ``csp`` context processor, or your own), or
     else ``request.csp_nonce`` (django-csp, which then puts the nonce in its header)."""
     nonce = context.get("csp_nonce")
@@ -50,13 +50,13 @@ def presigned_transfers_css(context: template.Context) -> SafeString:
 def _next_picker_id(context: template.Context) -> str:
     """``presigned-picker-1``, ``-2``, ... unique within one request (or one render)."""
     request = context.get("request")
-    holder: Any = request if request is not None else context.render_context
+    count: int
     if request is not None:
         count = getattr(request, _COUNTER, 0) + 1
         setattr(request, _COUNTER, count)
     else:
-        count = holder.get(_COUNTER, 0) + 1
-        holder[_COUNTER] = count
+        count = (context.render_context.get(_COUNTER) or 0) + 1
+        context.render_context[_COUNTER] = count
     return f"presigned-picker-{count}"
 
 

@@ -129,10 +129,12 @@ def _browser_urls(settings: Any) -> None:
 
 
 @pytest.fixture
-def bucket(real_s3: Any, live_server: Any) -> Any:
-    """A fresh bucket on SeaweedFS whose CORS allows the live server's origin."""
-    real_s3.server.create_bucket(real_s3.bucket, cors_origins=[live_server.url])
-    return real_s3
+def bucket(presigned_bucket: Any, live_server: Any) -> Any:
+    """A fresh bucket on SeaweedFS whose CORS allows the live server's origin (the plugin's
+    ``presigned_bucket`` gives it that rule when the test uses ``live_server``)."""
+    rules = presigned_bucket.client.get_bucket_cors(Bucket=presigned_bucket.bucket)["CORSRules"]
+    assert live_server.url in rules[0]["AllowedOrigins"]
+    return presigned_bucket
 
 
 @dataclass

@@ -222,8 +222,10 @@ def test_server_refusal_is_shown_rate_limited(site, bucket, settings):
     assert kept_keys(bucket) == [Upload.objects.get().key]
 
 
-def test_origin_not_allowed_by_bucket_cors_fails_visibly(site, real_s3, live_server):
-    real_s3.server.create_bucket(real_s3.bucket, cors_origins=["https://elsewhere.example"])
+def test_origin_not_allowed_by_bucket_cors_fails_visibly(site, presigned_bucket, live_server):
+    presigned_bucket.server.create_bucket(
+        presigned_bucket.bucket, cors_origins=["https://elsewhere.example"]
+    )
     site.goto(PICKER)
     site.page.get_by_label("Choose a file").set_input_files(
         payload("blocked.png", "image/png", png())
@@ -236,7 +238,7 @@ def test_origin_not_allowed_by_bucket_cors_fails_visibly(site, real_s3, live_ser
     ]
     # The browser could not read S3's answer, so it never confirmed: the upload stays pending
     # (the cleanup command removes it). AWS refuses the preflight and stores nothing; SeaweedFS
-    # 4.48 answers every preflight on the bare bucket path (see presigned_transfers.seaweedfs).
+    # 4.48 answers every preflight on the bare bucket path (see tests/test_seaweedfs_runner.py).
     assert Upload.objects.get().status == Upload.Status.PENDING
 
 
@@ -266,7 +268,7 @@ def test_confirm_failure_is_shown(site, bucket):
     """The object vanished between the upload and confirm: the server's 409 is shown."""
 
     def lose_object(route: Any) -> None:
-        for key in bucket.keys():  # noqa: SIM118 - RealS3.keys(), not a dict
+        for key in bucket.keys():  # noqa: SIM118 - PresignedBucket.keys(), not a dict
             bucket.client.delete_object(Bucket=bucket.bucket, Key=key)
         route.continue_()
 

@@ -1,12 +1,12 @@
 """schemathesis runs every operation of presigned_transfers/openapi.json against a live server.
 
-Django's live server on the real SeaweedFS (tests.s3), a signed-in user whose session cookie
-and CSRF token go with every request (schemathesis.toml: by security scheme, so schemathesis
-also knows how to leave them out). The document is the one OpenAPIView serves, fitted to this
-site (``for_this_site``): the user's uploads in each state — complete, pending, refused,
-multipart — are examples of every upload id, so the examples phase reaches the success answers
-and each refusal, not only 404; the stateful phase follows the document's links from
-``createUpload``.
+Django's live server on the real SeaweedFS (``presigned_bucket``), a signed-in user whose
+session cookie and CSRF token go with every request (schemathesis.toml: by security scheme,
+so schemathesis also knows how to leave them out). The document is the one OpenAPIView
+serves, fitted to this site (``for_this_site``): the user's uploads in each state — complete,
+pending, refused, multipart — are examples of every upload id, so the examples phase reaches
+the success answers and each refusal, not only 404; the stateful phase follows the
+document's links from ``createUpload``.
 
 Every check runs but positive_data_acceptance (see schemathesis.toml). schemathesis's own
 report is printed into the log, then one line: operations tested, test cases, failures. A
@@ -53,7 +53,7 @@ MIN_CASES = 300
 
 
 @pytest.fixture
-def site(real_s3, settings, live_server):
+def site(presigned_bucket, settings, live_server):
     settings.PRESIGNED_TRANSFERS = {
         **settings.PRESIGNED_TRANSFERS,
         # Room for the document's 100 MiB multipart example.
@@ -72,19 +72,23 @@ def sha256(data: bytes) -> str:
     return base64.b64encode(hashlib.sha256(data).digest()).decode()
 
 
-def uploads_in_every_state(user, real_s3):
+def uploads_in_every_state(user, presigned_bucket):
     """{state: upload id} of the user's uploads: complete, pending, refused, multipart."""
     made = {}
     complete = services.create_upload(
         user=user, filename="report.pdf", content_type="application/pdf", size=len(flows.PDF)
     )
-    assert real_s3.post(complete.post.url, complete.post.fields, flows.PDF).status_code == 204
+    assert (
+        presigned_bucket.post(complete.post.url, complete.post.fields, flows.PDF).status_code == 204
+    )
     made["complete"] = services.confirm_upload(user=user, upload_id=complete.upload.pk).pk
     made["pending"] = flows.sign(user, flows.PDF).pk
     short = services.create_upload(
         user=user, filename="short.pdf", content_type="application/pdf", size=len(flows.PDF)
     )
-    assert real_s3.post(short.post.url, short.post.fields, flows.PDF[:-1]).status_code == 204
+    assert (
+        presigned_bucket.post(short.post.url, short.post.fields, flows.PDF[:-1]).status_code == 204
+    )
     with pytest.raises(exceptions.UploadRefused):
         services.confirm_upload(user=user, upload_id=short.upload.pk)
     made["refused"] = short.upload.pk
@@ -140,10 +144,10 @@ def summary(report: str) -> dict[str, int]:
     }
 
 
-def test_every_operation_conforms(site, real_s3, user, client, tmp_path, capsys):
+def test_every_operation_conforms(site, presigned_bucket, user, client, tmp_path, capsys):
     client.force_login(user)
     csrf = secrets.token_hex(16)
-    ids = uploads_in_every_state(user, real_s3)
+    ids = uploads_in_every_state(user, presigned_bucket)
     served = requests.get(site.url + reverse("openapi"), timeout=30)
     assert served.status_code == 200
     doc = for_this_site(served.json(), ids)

@@ -202,7 +202,7 @@ class Command(BaseCommand):
     def _start_seaweedfs(
         self, data_dir: Path, bucket: str, origins: list[str], env: dict[str, str]
     ) -> Any:
-        from presigned_transfers.seaweedfs import SeaweedFS, SeaweedFSError
+        from presigned_transfers.testing.seaweedfs import SeaweedFS, SeaweedFSError
 
         keys = _demo_keys(data_dir)
         seaweed = SeaweedFS(

