@@ -140,11 +140,11 @@ class AsgiServer:
 
 
 @pytest.fixture(scope="module")
-def asgi_server(seaweed, tmp_path_factory) -> Iterator[AsgiServer]:
+def asgi_server(seaweedfs, tmp_path_factory) -> Iterator[AsgiServer]:
     _uvicorn_installed()
     work = tmp_path_factory.mktemp("asgi")
     bucket = f"asgi-{uuid.uuid4().hex[:12]}"
-    seaweed.create_bucket(bucket)
+    seaweedfs.create_bucket(bucket)
     pg_name = None
     if ON_POSTGRES:
         import psycopg
@@ -162,7 +162,9 @@ def asgi_server(seaweed, tmp_path_factory) -> Iterator[AsgiServer]:
         "DJANGO_SETTINGS_MODULE": "tests.asgi_settings",
         "ASGI_DATABASE_URL": database_url,
         "ASGI_BUCKET": bucket,
-        "ASGI_S3_ENDPOINT": seaweed.endpoint_url,
+        "ASGI_S3_ENDPOINT": seaweedfs.endpoint_url,
+        "AWS_ACCESS_KEY_ID": seaweedfs.access_key,
+        "AWS_SECRET_ACCESS_KEY": seaweedfs.secret_key,
         "ASGI_SIGNAL_LOG": str(work / "signals.jsonl"),
     }
     env.pop("COV_CORE_SOURCE", None)  # no coverage collection in the server process
@@ -201,7 +203,7 @@ def asgi_server(seaweed, tmp_path_factory) -> Iterator[AsgiServer]:
         yield AsgiServer(
             url=url,
             bucket=bucket,
-            s3=seaweed.client(),
+            s3=seaweedfs.client(),
             database_url=database_url,
             signal_log=work / "signals.jsonl",
         )

@@ -143,7 +143,7 @@ def test_remove_reports_what_it_could_not_delete(moto_s3, monkeypatch):
     assert caught.value.details == {"reason": "AccessDenied"}
 
 
-def test_one_client_for_every_thread_built_once(real_s3, monkeypatch):
+def test_one_client_for_every_thread_built_once(presigned_bucket, monkeypatch):
     # Under ASGI each request's sync view runs in a thread of its own: a client per thread
     # would be built for every request, from one boto3 session in many threads at once
     # (which boto3 does not support). One client per process, built under a lock.
@@ -175,7 +175,8 @@ def test_one_client_for_every_thread_built_once(real_s3, monkeypatch):
     assert len(built) == 1
     assert len(clients) == 8 and len({id(client) for client in clients}) == 1
     assert (
-        clients[0].head_bucket(Bucket=real_s3.bucket)["ResponseMetadata"]["HTTPStatusCode"] == 200
+        clients[0].head_bucket(Bucket=presigned_bucket.bucket)["ResponseMetadata"]["HTTPStatusCode"]
+        == 200
     )
     storage.reset()  # a settings change: the next call builds a new one
     assert storage.get_client() is not clients[0]
