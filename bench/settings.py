@@ -5,6 +5,10 @@ The benchmark scripts set these variables for the gunicorn server they start:
     BENCH_DATABASE_URL   sqlite:////tmp/x/bench.sqlite3 or postgres://postgres@127.0.0.1:5432/db
     BENCH_S3_ENDPOINT    the SeaweedFS endpoint, e.g. http://127.0.0.1:17345
     BENCH_BUCKET         the bucket on it
+    BENCH_CONN_MAX_AGE   persistent connections' age (default 600; 0 under ASGI)
+    BENCH_DB_POOL        PostgreSQL only: the size of Django's connection pool per process
+                         (psycopg_pool; persistent connections are then off)
+    BENCH_CPU_DIR        bench_endpoints.py: where CpuMeter writes its counters
     AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY   SeaweedFS's identity (boto3's provider chain)
 
 Differences from a default project, each applying to our views and the floor views alike:
@@ -38,14 +42,17 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    # Outermost: each request's CPU time, for bench_endpoints.py (see bench/middleware.py).
-    "bench.middleware.CpuMeter",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
 ]
+
+if os.environ.get("BENCH_CPU_DIR"):
+    # Outermost: each request's CPU time, for bench_endpoints.py (see bench/middleware.py).
+    # Only there: it is sync-only, which under ASGI would put the whole chain in one thread.
+    MIDDLEWARE.insert(0, "bench.middleware.CpuMeter")
 
 ROOT_URLCONF = "bench.urls"
 WSGI_APPLICATION = "bench.wsgi.application"
@@ -57,6 +64,12 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
         "transaction_mode": "IMMEDIATE",
         "timeout": 30,
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+elif os.environ.get("BENCH_DB_POOL"):
+    # Django's own pool (Django 5.1+, psycopg_pool): how to reuse connections under ASGI.
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"]["OPTIONS"] = {
+        "pool": {"min_size": 2, "max_size": int(os.environ["BENCH_DB_POOL"]), "timeout": 30}
     }
 
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}

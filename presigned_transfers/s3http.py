@@ -44,6 +44,10 @@ _THROTTLING_CODES = frozenset({"SlowDown", "Throttling", "ThrottlingException", 
 _CODE = re.compile(rb"<Code>([^<]{1,128})</Code>")
 _ETAG = re.compile(rb"<ETag>([^<]{1,256})</ETag>")
 _USER_AGENT = "presigned-transfers"
+#: Connections kept per S3 host. Every thread of a process may be asking S3 at once (a
+#: gthread worker's threads; under ASGI, a thread per request): a thread that finds no idle
+#: connection opens one, and beyond this many it is closed afterwards, not kept.
+POOL_SIZE = 64
 
 _lock = threading.Lock()
 _pool: urllib3.PoolManager | None = None
@@ -75,7 +79,7 @@ def get_pool() -> urllib3.PoolManager:
         with _lock:
             if _pool is None:
                 _pool = urllib3.PoolManager(
-                    maxsize=10,
+                    maxsize=POOL_SIZE,
                     timeout=urllib3.Timeout(
                         connect=app_settings.s3_connect_timeout, read=app_settings.s3_read_timeout
                     ),

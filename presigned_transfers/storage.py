@@ -1,7 +1,10 @@
 """The S3 API calls the server makes itself: ranged GET, conditional copy, HEAD, DELETE.
 
-The boto3 client is built lazily from settings and kept per thread (boto3 clients are
-thread-safe, but sessions are not, and a per-thread client is what django-storages does).
+The boto3 client is built lazily from settings, once per process, under a lock, and shared
+by every thread: boto3 clients are thread-safe, but making one from a shared session is not.
+Not one per thread (as django-storages keeps them): under ASGI, Django runs each request's
+sync view in a thread of its own, so a per-thread client would be built for every request
+that needs one (several milliseconds of CPU), from the one session, in many threads at once.
 Credentials come from boto3's normal provider chain: environment, shared config files,
 container or instance roles — temporary STS credentials with a session token included.
 """
@@ -21,10 +24,8 @@ from django.dispatch import receiver
 from presigned_transfers import aws, exceptions, s3http, signing
 from presigned_transfers.conf import SETTING_NAME, app_settings
 
-_local = threading.local()
 _client_lock = threading.Lock()
-#: Bumped by :func:`reset` so every thread rebuilds its client after a settings change.
-_generation = 0
+_client: Any = None
 
 NOT_FOUND_CODES = frozenset({"404", "NoSuchKey", "NotFound"})
 #: What S3 answers a conditional request whose object is not the version it names.
@@ -62,30 +63,34 @@ def error_code(error: ClientError) -> str:
 
 
 def get_client() -> Any:
-    """This thread's S3 client, built from settings on first use."""
-    generation = getattr(_local, "generation", None)
-    if generation != _generation or getattr(_local, "client", None) is None:
-        _local.client = aws.get_session().client(
-            "s3",
-            region_name=app_settings.region,
-            endpoint_url=app_settings.endpoint_url,
-            config=Config(
-                signature_version="s3v4",
-                s3={"addressing_style": app_settings.addressing_style},
-                retries={"max_attempts": app_settings.s3_max_attempts, "mode": "standard"},
-                connect_timeout=app_settings.s3_connect_timeout,
-                read_timeout=app_settings.s3_read_timeout,
-            ),
-        )
-        _local.generation = _generation
-    return _local.client
+    """The process's S3 client (thread-safe), built from settings on first use."""
+    global _client
+    client = _client
+    if client is None:
+        with _client_lock:
+            if _client is None:
+                _client = aws.get_session().client(
+                    "s3",
+                    region_name=app_settings.region,
+                    endpoint_url=app_settings.endpoint_url,
+                    config=Config(
+                        signature_version="s3v4",
+                        s3={"addressing_style": app_settings.addressing_style},
+                        retries={"max_attempts": app_settings.s3_max_attempts, "mode": "standard"},
+                        connect_timeout=app_settings.s3_connect_timeout,
+                        read_timeout=app_settings.s3_read_timeout,
+                        max_pool_connections=s3http.POOL_SIZE,
+                    ),
+                )
+            client = _client
+    return client
 
 
 def reset() -> None:
-    """Drop every thread's client (settings changed)."""
-    global _generation
+    """Forget the client (settings changed); the next call builds a new one."""
+    global _client
     with _client_lock:
-        _generation += 1
+        _client = None
 
 
 def _storage_error(error: Exception) -> exceptions.StorageUnavailable:

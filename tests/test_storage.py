@@ -141,3 +141,43 @@ def test_remove_reports_what_it_could_not_delete(moto_s3, monkeypatch):
     with pytest.raises(exceptions.StorageUnavailable) as caught:
         storage.remove(["a", "b"])
     assert caught.value.details == {"reason": "AccessDenied"}
+
+
+def test_one_client_for_every_thread_built_once(presigned_bucket, monkeypatch):
+    # Under ASGI each request's sync view runs in a thread of its own: a client per thread
+    # would be built for every request, from one boto3 session in many threads at once
+    # (which boto3 does not support). One client per process, built under a lock.
+    import threading
+
+    from presigned_transfers import aws
+
+    session = aws.get_session()
+    built = []
+    make = session.client
+
+    def counting_client(*args, **kwargs):
+        built.append(threading.current_thread().name)
+        return make(*args, **kwargs)
+
+    monkeypatch.setattr(session, "client", counting_client)
+    barrier = threading.Barrier(8)
+    clients = []
+
+    def use() -> None:
+        barrier.wait()
+        clients.append(storage.get_client())
+
+    threads = [threading.Thread(target=use) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert len(built) == 1
+    assert len(clients) == 8 and len({id(client) for client in clients}) == 1
+    assert (
+        clients[0].head_bucket(Bucket=presigned_bucket.bucket)["ResponseMetadata"]["HTTPStatusCode"]
+        == 200
+    )
+    storage.reset()  # a settings change: the next call builds a new one
+    assert storage.get_client() is not clients[0]
+    assert len(built) == 2
