@@ -15,7 +15,7 @@ import pytest
 
 # Django REST framework is optional (`presigned-transfers[drf]`): its tests (tests/drf/, run by
 # `tox -e drf`) are not even collected where it is not installed, rather than skipped.
-# tests/test_without_drf.py proves the app works without it.
+# tests/system/test_without_drf.py proves the app works without it.
 collect_ignore_glob = []
 if importlib.util.find_spec("rest_framework") is None:
     collect_ignore_glob.append("drf")

@@ -15,7 +15,9 @@ from pathlib import Path
 import pytest
 import requests
 
-MANAGE_PY = Path(__file__).resolve().parent.parent / "example_project" / "manage.py"
+from tests import CHECKOUT
+
+MANAGE_PY = CHECKOUT / "example_project" / "manage.py"
 
 # A stand-in for tox: a parent in the terminal's foreground process group that runs the demo
 # as its child and counts the SIGINTs it gets (tox turns one into an interrupt of the demo).

@@ -11,16 +11,9 @@ from typing import Any
 from django.utils import timezone
 
 from presigned_transfers.models import Upload
+from tests.samples import PDF
 
 BUCKET = "test-bucket"
-
-# Real first bytes, so content sniffing at confirm accepts them as what they claim to be.
-PDF = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Type /Catalog >>\nendobj\ntrailer\n%%EOF\n"
-PNG = (
-    b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00"
-    b"\x00\x00\x1f\x15\xc4\x89\x00\x00\x00\rIDATx\x9cc\xf8\x0f\x00\x00\x01\x01\x00\x05"
-    b"\x00\x00\x00\x00IEND\xaeB`\x82"
-)
 
 _numbers = itertools.count(1)
 

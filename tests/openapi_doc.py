@@ -2,7 +2,7 @@
 conforms to it (status, error code, body, headers). No fixtures here.
 
 ``conforms(response)`` takes a Django test client response; tests/test_openapi.py runs it over
-answers of every operation, tests/test_fuzz.py over every fuzzed answer.
+answers of every operation, tests/system/test_fuzz.py over every fuzzed answer.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ import pytest
 from django.urls import reverse
 
 from presigned_transfers import exceptions, services
-from tests import flows
+from tests import flows, samples
 
 pytestmark = pytest.mark.django_db
 
@@ -29,13 +29,13 @@ def audit(record):
 
 
 def test_each_event_names_the_user_and_the_upload(moto_s3, user, records):
-    upload = flows.sign(user, flows.PDF)
-    flows.put(upload, flows.PDF)
+    upload = flows.sign(user, samples.PDF)
+    flows.put(upload, samples.PDF)
     services.confirm_upload(user=user, upload_id=upload.pk)
     signed = services.download_url(user=user, upload_id=upload.pk)
     services.delete_upload(user=user, upload_id=upload.pk)
-    bad = flows.sign(user, flows.PE_EXE)
-    flows.put(bad, flows.PE_EXE)
+    bad = flows.sign(user, samples.PE_EXE)
+    flows.put(bad, samples.PE_EXE)
     with pytest.raises(exceptions.UploadRefused):
         services.confirm_upload(user=user, upload_id=bad.pk)
     with pytest.raises(exceptions.TransferError):
@@ -55,10 +55,10 @@ def test_each_event_names_the_user_and_the_upload(moto_s3, user, records):
     assert (refuse_confirm.stage, refuse_confirm.code) == ("confirm", "content_mismatch")
     assert (refuse_sign.stage, refuse_sign.code) == ("sign", "file_type_not_allowed")
     sign = records()[0]
-    assert (sign.size, sign.type) == (len(flows.PDF), "application/pdf")
-    assert (
-        sign.getMessage()
-        == f"sign user={uid} upload={up} size={len(flows.PDF)} type=application/pdf transport=post"
+    assert (sign.size, sign.type) == (len(samples.PDF), "application/pdf")
+    size = len(samples.PDF)
+    assert sign.getMessage() == (
+        f"sign user={uid} upload={up} size={size} type=application/pdf transport=post"
     )
     # Nothing that would let a reader of the logs fetch or forge anything.
     for record in records():
@@ -71,8 +71,8 @@ def test_each_event_names_the_user_and_the_upload(moto_s3, user, records):
 
 
 def test_admin_downloads_are_audited_as_the_staff_user(moto_s3, user, admin_client, records):
-    upload = flows.sign(user, flows.PDF)
-    flows.put(upload, flows.PDF)
+    upload = flows.sign(user, samples.PDF)
+    flows.put(upload, samples.PDF)
     services.confirm_upload(user=user, upload_id=upload.pk)
     response = admin_client.get(
         reverse("admin:presigned_transfers_upload_download", args=[upload.pk])

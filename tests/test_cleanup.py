@@ -2,7 +2,7 @@
 
 A run reconciles stale pending uploads (verifies them as confirm would), removes what never
 arrived or was refused, and sweeps leftover staging objects. The tests of cleanup beside
-live confirms (row locks) are in tests/test_concurrency.py, on PostgreSQL.
+live confirms (row locks) are in tests/system/test_concurrency.py, on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from presigned_transfers import cleanup, exceptions, services, signals, storage
 from presigned_transfers.models import Upload
-from tests import flows
+from tests import flows, samples
 
 pytestmark = pytest.mark.django_db
 HOUR = 3600
@@ -30,7 +30,9 @@ def s3(moto_s3, settings):
     return moto_s3
 
 
-def uploaded(user, *, status="pending", window_ended=None, updated=None, body=flows.PDF, sent=None):
+def uploaded(
+    user, *, status="pending", window_ended=None, updated=None, body=samples.PDF, sent=None
+):
     """An upload of *user* signed for *body*, in the given state and age; *sent* is what
     arrived at its staging key (default: *body*; :data:`NOTHING`: nothing arrived)."""
     upload = flows.sign(user, body)
@@ -56,7 +58,7 @@ def uploads(s3, user):
         "arrived, never confirmed": uploaded(user, window_ended=HOUR + 60),
         "arrived long ago": uploaded(user, window_ended=30 * 24 * HOUR),
         "never arrived": uploaded(user, window_ended=HOUR + 60, sent=NOTHING),
-        "arrived, an executable": uploaded(user, window_ended=HOUR + 60, sent=flows.PE_EXE),
+        "arrived, an executable": uploaded(user, window_ended=HOUR + 60, sent=samples.PE_EXE),
         "pending in grace": uploaded(user, window_ended=HOUR - 60, sent=NOTHING),
         "pending in window": uploaded(user),
         "old complete": uploaded(user, status="complete", window_ended=90 * 24 * HOUR),
@@ -94,9 +96,9 @@ def test_reconciles_what_arrived_and_removes_what_did_not(uploads, user):
         if name in RECONCILED:
             # The file arrived intact: verified like a confirm and kept, never deleted.
             assert row.status == Upload.Status.COMPLETE, name
-            assert row.verified_size == len(flows.PDF)
+            assert row.verified_size == len(samples.PDF)
             assert row.etag
-            assert storage.read_start(row.key, 100).head == flows.PDF[:100]
+            assert storage.read_start(row.key, 100).head == samples.PDF[:100]
             signed = services.download_url(user=user, upload_id=row.pk)
             assert row.key in signed.url
     assert sorted(confirmed) == sorted((uploads[n].pk, None) for n in RECONCILED)
@@ -226,7 +228,7 @@ def test_reconcile_refuses_what_confirm_would_refuse(s3, user):
     refused = []
     receiver = lambda upload, code, request, **kwargs: refused.append((code, request))  # noqa: E731
     signals.upload_refused.connect(receiver)
-    short = uploaded(user, window_ended=2 * HOUR, sent=flows.PDF[:-1])
+    short = uploaded(user, window_ended=2 * HOUR, sent=samples.PDF[:-1])
     try:
         report = cleanup.cleanup()
     finally:
@@ -242,8 +244,8 @@ def test_sweep_deletes_staging_objects_of_complete_uploads_once_their_window_clo
     open_ = uploaded(user)
     services.confirm_upload(user=user, upload_id=open_.pk)
     # As if the browser POSTed its form again after confirm (the window of one has closed).
-    flows.put(closed, flows.PE_EXE)
-    flows.put(open_, flows.PE_EXE)
+    flows.put(closed, samples.PE_EXE)
+    flows.put(open_, samples.PE_EXE)
     report = cleanup.cleanup()
     assert report.swept == 1
     closed.refresh_from_db()
@@ -253,7 +255,7 @@ def test_sweep_deletes_staging_objects_of_complete_uploads_once_their_window_clo
     assert open_.staging_key and flows.object_exists(open_.staging_key)
     # Whatever sits at a staging key, downloads serve the kept object.
     for upload in (closed, open_):
-        assert storage.read_start(upload.key, 100).head == flows.PDF[:100]
+        assert storage.read_start(upload.key, 100).head == samples.PDF[:100]
     assert cleanup.cleanup().swept == 0
 
 
@@ -321,14 +323,14 @@ def test_cleanup_against_seaweedfs(presigned_bucket, user, settings):
         assert response.status_code == 204, response.text
         return created.upload
 
-    body = flows.PDF + b"x" * 500
+    body = samples.PDF + b"x" * 500
     confirmed = browser_upload(body)
     services.confirm_upload(user=user, upload_id=confirmed.pk)
     tab_closed = [browser_upload(body) for _ in range(3)]
     never_sent = services.create_upload(
         user=user, filename="a.pdf", content_type="application/pdf", size=100
     ).upload
-    executable = browser_upload(flows.ELF + b"\x00" * (len(body) - len(flows.ELF)))
+    executable = browser_upload(samples.ELF + b"\x00" * (len(body) - len(samples.ELF)))
     refused = browser_upload(body, sent=body[:-1])
     with pytest.raises(exceptions.UploadRefused):
         services.confirm_upload(user=user, upload_id=refused.pk)

@@ -13,6 +13,7 @@ from urllib3.exceptions import NewConnectionError
 
 from presigned_transfers import doctor, s3http, storage
 from presigned_transfers.doctor import BucketDoctor, Status
+from tests import CHECKOUT
 from tests.conftest import reset_app_state
 from tests.proxy import FaultProxy
 
@@ -1524,9 +1525,8 @@ def test_apply_cors_rule_lets_browsers_put_on_seaweedfs(presigned_bucket, settin
 
 
 def readme_json(after):
-    from pathlib import Path
 
-    text = Path(__file__).resolve().parent.parent.joinpath("README.md").read_text()
+    text = CHECKOUT.joinpath("README.md").read_text()
     block = text[text.index(after) :]
     start = block.index("```json\n") + len("```json\n")
     return json.loads(block[start : block.index("```", start)])

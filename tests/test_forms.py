@@ -21,7 +21,7 @@ from presigned_transfers.forms import (
     UploadWidget,
 )
 from presigned_transfers.models import Upload
-from tests.test_templatetags import ROW_TEMPLATE
+from tests.markup import picker_inside
 
 pytestmark = pytest.mark.django_db
 
@@ -185,20 +185,7 @@ def test_widget_renders_the_picker_exact_html(user):
              data-confirm-url="/xfer-9f3/confirm-upload/"
              data-detail-url="/xfer-9f3/uploads/00000000-0000-0000-0000-000000000000/"
              data-csrf-token="" data-config="{config}" data-name="attachment">
-          <label class="presigned-picker__label"
-                 for="id_attachment-picker-input">Choose a file</label>
-          <input class="presigned-picker__input" type="file" id="id_attachment-picker-input"
-                 accept="application/pdf,image/jpeg,image/png,image/gif,image/webp"
-                 aria-describedby="id_attachment-picker-help">
-          <p class="presigned-picker__help" id="id_attachment-picker-help">
-            PDF, JPEG, PNG, GIF or WebP, up to 20.0\xa0MB. You can also drop a file here.</p>
-          <noscript><p class="presigned-picker__noscript">Uploading needs JavaScript, which is
-            turned off in this browser.</p></noscript>
-          <ul class="presigned-picker__files" data-presigned-files></ul>
-          {ROW_TEMPLATE}
-          <p class="presigned-picker__notice" data-presigned-notice hidden></p>
-          <p class="presigned-picker__status presigned-visually-hidden" role="status"
-             aria-live="polite" data-presigned-status></p>
+          {picker_inside("id_attachment-picker")}
         </div>
         """,
     )

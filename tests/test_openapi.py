@@ -25,7 +25,7 @@ from presigned_transfers import exceptions, openapi, policy, services, urls, vie
 from presigned_transfers.conf import S3_MAX_PARTS
 from presigned_transfers.models import Upload
 from presigned_transfers.views import OpenAPIView
-from tests import flows
+from tests import CHECKOUT, flows, samples
 from tests.factories import post_json
 from tests.openapi_doc import DOC, conforms, error_codes, operation_of, operations, resolved
 
@@ -210,7 +210,7 @@ def test_limits_are_the_codes():
 
 def test_the_document_is_shipped_in_the_package():
     assert (ROOT / openapi.FILENAME).is_file()
-    pyproject = (Path(__file__).resolve().parent.parent / "pyproject.toml").read_text("utf-8")
+    pyproject = (CHECKOUT / "pyproject.toml").read_text("utf-8")
     (package_data,) = re.findall(r"^presigned_transfers = \[(.*)\]$", pyproject, re.MULTILINE)
     assert f'"{openapi.FILENAME}"' in package_data
 
@@ -251,7 +251,7 @@ def test_answers_of_every_operation_conform(moto_s3, user_client, user, settings
     post = send(
         "POST",
         upload_url,
-        {"filename": "a.pdf", "content_type": "application/pdf", "size": len(flows.PDF)},
+        {"filename": "a.pdf", "content_type": "application/pdf", "size": len(samples.PDF)},
     ).json()
     assert post["transport"] == "post"
     put = send(
@@ -284,7 +284,7 @@ def test_answers_of_every_operation_conform(moto_s3, user_client, user, settings
 
     confirm = reverse("presigned_transfers:confirm-upload")
     send("POST", confirm, {"upload_id": post["upload_id"]})  # 409 upload_missing
-    flows.put(Upload.objects.get(pk=post["upload_id"]), flows.PDF)
+    flows.put(Upload.objects.get(pk=post["upload_id"]), samples.PDF)
     done = send("POST", confirm, {"upload_id": post["upload_id"]}).json()
     assert done["upload"]["status"] == "complete"
     send("POST", confirm, {"upload_id": big["upload_id"]})  # 409 parts_missing
@@ -293,9 +293,9 @@ def test_answers_of_every_operation_conform(moto_s3, user_client, user, settings
     short = send(
         "POST",
         upload_url,
-        {"filename": "s.pdf", "content_type": "application/pdf", "size": len(flows.PDF)},
+        {"filename": "s.pdf", "content_type": "application/pdf", "size": len(samples.PDF)},
     ).json()
-    flows.put(Upload.objects.get(pk=short["upload_id"]), flows.PDF[:-1])
+    flows.put(Upload.objects.get(pk=short["upload_id"]), samples.PDF[:-1])
     refused = send("POST", confirm, {"upload_id": short["upload_id"]})
     assert refused.json()["error"]["code"] == "size_mismatch"
 

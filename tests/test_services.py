@@ -16,7 +16,8 @@ from urllib3.exceptions import NewConnectionError
 from presigned_transfers import exceptions, services, storage
 from presigned_transfers.models import Upload
 from tests.conftest import TEST_SECRET_KEY
-from tests.factories import PDF, make_upload, object_exists, put_object
+from tests.factories import make_upload, object_exists, put_object
+from tests.samples import PDF
 
 
 def _create(user, **kwargs):

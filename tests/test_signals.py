@@ -8,7 +8,8 @@ from django.urls import reverse
 
 from presigned_transfers import services, signals
 from presigned_transfers.models import Upload
-from tests.factories import PDF, make_upload, object_exists, post_json, put_object
+from tests.factories import make_upload, object_exists, post_json, put_object
+from tests.samples import PDF
 
 SIGNALS = {
     "upload_signed": {"sender", "upload", "request"},

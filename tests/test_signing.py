@@ -57,7 +57,7 @@ def _sigv4_key(secret, date, region):
 def test_post_pins_key_acl_type_size_and_bucket():
     post = _post(content_type="image/png", min_size=5, max_size=1234)
     conditions = _policy(post)["conditions"]
-    # The key is pinned exactly, once (tests/test_integration_enforcement.py shows S3
+    # The key is pinned exactly, once (tests/system/test_integration_enforcement.py shows S3
     # refusing another key).
     assert [c for c in conditions if "key" in c or "$key" in c] == [{"key": KEY}]
     assert {"bucket": "test-bucket"} in conditions

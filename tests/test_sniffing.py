@@ -11,52 +11,52 @@ from django.core.exceptions import ImproperlyConfigured
 
 from presigned_transfers import exceptions, services, sniffing
 from presigned_transfers.models import Upload
-from tests import flows
+from tests import flows, samples
 
 GOOD = [
-    ("application/pdf", flows.PDF),
-    ("image/jpeg", flows.JPEG_JFIF),
-    ("image/jpeg", flows.JPEG_EXIF),
-    ("image/jpeg", flows.JPEG_RAW),
-    ("image/jpg", flows.JPEG_RAW),
-    ("image/png", flows.PNG),
-    ("image/gif", flows.GIF87),
-    ("image/gif", flows.GIF89),
-    ("image/webp", flows.WEBP_LOSSY),
-    ("image/webp", flows.WEBP_LOSSLESS),
-    ("image/webp", flows.WEBP_EXTENDED),
-    ("image/bmp", flows.BMP),
-    ("image/tiff", flows.TIFF_LE),
-    ("image/tiff", flows.TIFF_BE),
-    ("application/zip", flows.ZIP),
-    ("application/gzip", flows.GZIP),
-    ("application/x-gzip", flows.GZIP),
+    ("application/pdf", samples.PDF),
+    ("image/jpeg", samples.JPEG_JFIF),
+    ("image/jpeg", samples.JPEG_EXIF),
+    ("image/jpeg", samples.JPEG_RAW),
+    ("image/jpg", samples.JPEG_RAW),
+    ("image/png", samples.PNG),
+    ("image/gif", samples.GIF87),
+    ("image/gif", samples.GIF89),
+    ("image/webp", samples.WEBP_LOSSY),
+    ("image/webp", samples.WEBP_LOSSLESS),
+    ("image/webp", samples.WEBP_EXTENDED),
+    ("image/bmp", samples.BMP),
+    ("image/tiff", samples.TIFF_LE),
+    ("image/tiff", samples.TIFF_BE),
+    ("application/zip", samples.ZIP),
+    ("application/gzip", samples.GZIP),
+    ("application/x-gzip", samples.GZIP),
     # Types without a fixed signature are accepted when the content is not an executable.
     ("text/plain", b"hello, world\n"),
     ("text/csv", b"a,b\n1,2\n"),
     ("application/json", b"[1, 2]"),
     ("image/svg+xml", b'<svg xmlns="http://www.w3.org/2000/svg"/>'),
     # Declaring an executable as what it is is not a disguise.
-    ("application/vnd.microsoft.portable-executable", flows.PE_EXE),
-    ("application/x-msdownload", flows.PE_EXE),
+    ("application/vnd.microsoft.portable-executable", samples.PE_EXE),
+    ("application/x-msdownload", samples.PE_EXE),
 ]
 
 BAD = [
-    ("application/pdf", flows.PE_EXE),  # the classic: setup.exe renamed invoice.pdf
-    ("image/png", flows.PE_EXE),
-    ("image/jpeg", flows.ELF),
-    ("application/pdf", flows.MACHO),
-    ("text/plain", flows.PE_EXE),
-    ("text/plain", flows.ELF),
-    ("text/csv", flows.MACHO),
-    ("image/jpeg", flows.PNG),
-    ("image/png", flows.JPEG_JFIF),
-    ("image/gif", flows.WEBP_LOSSY),
-    ("image/webp", flows.GIF89),
+    ("application/pdf", samples.PE_EXE),  # the classic: setup.exe renamed invoice.pdf
+    ("image/png", samples.PE_EXE),
+    ("image/jpeg", samples.ELF),
+    ("application/pdf", samples.MACHO),
+    ("text/plain", samples.PE_EXE),
+    ("text/plain", samples.ELF),
+    ("text/csv", samples.MACHO),
+    ("image/jpeg", samples.PNG),
+    ("image/png", samples.JPEG_JFIF),
+    ("image/gif", samples.WEBP_LOSSY),
+    ("image/webp", samples.GIF89),
     ("image/png", b"<html><script>alert(1)</script></html>"),
     ("application/pdf", b"just some text, not a PDF"),
     ("application/pdf", b""),
-    ("application/zip", flows.GZIP),
+    ("application/zip", samples.GZIP),
 ]
 
 
@@ -79,11 +79,11 @@ def test_every_default_policy_type_is_checked_strictly():
 def test_detect_and_describe():
     assert sniffing.detect(b"") == []
     assert sniffing.detect(b"\x00\x01nothing known here") == []
-    assert sniffing.describe(flows.PNG) == "image/png"
+    assert sniffing.describe(samples.PNG) == "image/png"
     assert sniffing.describe(b"hello") is None
-    assert sniffing.describe(flows.PE_EXE) == "application/vnd.microsoft.portable-executable"
-    assert any(match.is_executable for match in sniffing.detect(flows.ELF))
-    assert not any(match.is_executable for match in sniffing.detect(flows.PDF))
+    assert sniffing.describe(samples.PE_EXE) == "application/vnd.microsoft.portable-executable"
+    assert any(match.is_executable for match in sniffing.detect(samples.ELF))
+    assert not any(match.is_executable for match in sniffing.detect(samples.PDF))
 
 
 # --- the index of puremagic's signatures gives puremagic's answers ------------------------
@@ -146,7 +146,7 @@ def _heads_for_every_signature():
 def test_the_index_finds_what_puremagic_finds_for_every_signature():
     heads = list(_heads_for_every_signature())
     heads += [head for _, head in GOOD + BAD]
-    heads += [flows.PDF[:n] for n in range(len(flows.PDF) + 1)]
+    heads += [samples.PDF[:n] for n in range(len(samples.PDF) + 1)]
     heads += [random.Random(n).randbytes(n) for n in (1, 7, 100, 4096, 40000)]
     assert len(heads) > 5000
     differing = [head[:64] for head in heads if _indexed(head) != _puremagic(head)]
@@ -252,8 +252,8 @@ def configure(settings, moto_s3):
 
 @pytest.mark.django_db
 def test_an_executable_renamed_pdf_is_refused_and_deleted(configure, user):
-    upload = flows.sign(user, flows.PE_EXE, filename="invoice.pdf")
-    flows.put(upload, flows.PE_EXE)
+    upload = flows.sign(user, samples.PE_EXE, filename="invoice.pdf")
+    flows.put(upload, samples.PE_EXE)
     with pytest.raises(exceptions.UploadRefused) as caught:
         services.confirm_upload(user=user, upload_id=upload.pk)
     assert caught.value.code == "content_mismatch"
@@ -275,7 +275,7 @@ def test_an_executable_renamed_pdf_is_refused_and_deleted(configure, user):
 
 @pytest.mark.django_db
 def test_a_real_pdf_is_confirmed(configure, user):
-    body = flows.PDF + b"x" * 10_000  # larger than the sniffed head
+    body = samples.PDF + b"x" * 10_000  # larger than the sniffed head
     upload = flows.sign(user, body)
     flows.put(upload, body)
     confirmed = services.confirm_upload(user=user, upload_id=upload.pk)
@@ -290,7 +290,7 @@ def test_sniffing_reads_only_the_first_bytes(configure, user, monkeypatch):
     asked = []
     real = storage.read_start
     monkeypatch.setattr(storage, "read_start", lambda key, n: asked.append(n) or real(key, n))
-    body = flows.PNG + b"\x00" * 100_000
+    body = samples.PNG + b"\x00" * 100_000
     upload = flows.sign(user, body, content_type="image/png", filename="a.png")
     flows.put(upload, body)
     services.confirm_upload(user=user, upload_id=upload.pk)
@@ -315,24 +315,24 @@ def test_an_empty_object_is_not_read_at_all(configure, user, monkeypatch):
 @pytest.mark.django_db
 def test_a_policy_can_turn_sniffing_off(configure, user):
     configure(POLICIES=policies(SNIFF=False))
-    upload = flows.sign(user, flows.PE_EXE)
-    flows.put(upload, flows.PE_EXE)
+    upload = flows.sign(user, samples.PE_EXE)
+    flows.put(upload, samples.PE_EXE)
     assert services.confirm_upload(user=user, upload_id=upload.pk).is_complete
 
 
 @pytest.mark.django_db
 def test_sniff_content_false_turns_sniffing_off_everywhere(configure, user):
     configure(SNIFF_CONTENT=False)
-    upload = flows.sign(user, flows.PE_EXE)
-    flows.put(upload, flows.PE_EXE)
+    upload = flows.sign(user, samples.PE_EXE)
+    flows.put(upload, samples.PE_EXE)
     assert services.confirm_upload(user=user, upload_id=upload.pk).is_complete
 
 
 @pytest.mark.django_db
 def test_a_policy_can_name_its_own_sniffer(configure, user):
     configure(POLICIES=policies(SNIFF="tests.test_sniffing.refuse_everything"))
-    upload = flows.sign(user, flows.PDF)
-    flows.put(upload, flows.PDF)
+    upload = flows.sign(user, samples.PDF)
+    flows.put(upload, samples.PDF)
     with pytest.raises(exceptions.UploadRefused) as caught:
         services.confirm_upload(user=user, upload_id=upload.pk)
     assert caught.value.code == "content_mismatch"
@@ -342,8 +342,8 @@ def test_a_policy_can_name_its_own_sniffer(configure, user):
 @pytest.mark.django_db
 def test_a_sniffer_can_refuse_with_its_own_error(configure, user):
     configure(POLICIES=policies(SNIFF=refuse_with_own_error))
-    upload = flows.sign(user, flows.PDF)
-    flows.put(upload, flows.PDF)
+    upload = flows.sign(user, samples.PDF)
+    flows.put(upload, samples.PDF)
     with pytest.raises(exceptions.UploadRefused, match="infected") as caught:
         services.confirm_upload(user=user, upload_id=upload.pk)
     assert caught.value.code == "virus_found"
@@ -354,8 +354,8 @@ def test_a_sniffer_can_refuse_with_its_own_error(configure, user):
 
 @pytest.mark.django_db
 def test_an_upload_whose_policy_is_gone_is_sniffed_by_default(configure, user):
-    upload = flows.sign(user, flows.PE_EXE)
-    flows.put(upload, flows.PE_EXE)
+    upload = flows.sign(user, samples.PE_EXE)
+    flows.put(upload, samples.PE_EXE)
     Upload.objects.filter(pk=upload.pk).update(policy="retired")
     with pytest.raises(exceptions.UploadRefused) as caught:
         services.confirm_upload(user=user, upload_id=upload.pk)
@@ -370,10 +370,10 @@ def test_an_upload_whose_policy_is_gone_is_sniffed_by_default(configure, user):
 @pytest.mark.parametrize(
     ("body", "content_type", "accepted"),
     [
-        (flows.PE_EXE + b"\x00" * 10_000, "application/pdf", False),
-        (flows.ELF + b"\x00" * 100, "image/png", False),
-        (flows.PDF + b"x" * 10_000, "application/pdf", True),
-        (flows.WEBP_LOSSY + b"\x00" * 100, "image/webp", True),
+        (samples.PE_EXE + b"\x00" * 10_000, "application/pdf", False),
+        (samples.ELF + b"\x00" * 100, "image/png", False),
+        (samples.PDF + b"x" * 10_000, "application/pdf", True),
+        (samples.WEBP_LOSSY + b"\x00" * 100, "image/webp", True),
     ],
 )
 def test_sniffing_against_seaweedfs(presigned_bucket, user, body, content_type, accepted):

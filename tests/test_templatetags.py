@@ -18,6 +18,7 @@ from pytest_django.asserts import assertHTMLEqual, assertInHTML
 from presigned_transfers import ui
 from presigned_transfers.conf import Policy
 from presigned_transfers.models import Upload
+from tests.markup import picker_inside
 
 PREFIX = "/xfer-9f3"  # tests/urls.py mounts the app here
 UPLOAD_ID = "3f1c2d4e-0000-4000-8000-000000000001"
@@ -29,14 +30,6 @@ DEFAULT_CONFIG = (
     '"post"]}'
 )
 #: The empty file row the script clones (picker.html's <template>, from file.html).
-ROW_TEMPLATE = """<template data-presigned-file-template><li class="presigned-file"
-    data-state="waiting"><span class="presigned-file__name"></span>
-    <progress class="presigned-file__progress" max="100" value="0" aria-label=""></progress>
-    <span class="presigned-file__text"></span>
-    <button class="presigned-file__cancel" type="button" aria-label="">Cancel</button>
-    <a class="presigned-file__download" href="" aria-label="" hidden>Download</a>
-    <button class="presigned-file__remove" type="button" aria-label="" hidden>Remove</button>
-    <p class="presigned-file__error" hidden></p></li></template>"""
 SCRIPTS = [
     "core.js",
     "logic.js",
@@ -169,20 +162,7 @@ def test_upload_picker_exact_html():
              data-detail-url="{PREFIX}/uploads/00000000-0000-0000-0000-000000000000/"
              data-csrf-token="tok123"
              data-config="{attr(DEFAULT_CONFIG)}">
-          <label class="presigned-picker__label"
-                 for="presigned-picker-1-input">Choose a file</label>
-          <input class="presigned-picker__input" type="file" id="presigned-picker-1-input"
-                 accept="application/pdf,image/jpeg,image/png,image/gif,image/webp"
-                 aria-describedby="presigned-picker-1-help">
-          <p class="presigned-picker__help" id="presigned-picker-1-help">
-            PDF, JPEG, PNG, GIF or WebP, up to 20.0\xa0MB. You can also drop a file here.</p>
-          <noscript><p class="presigned-picker__noscript">Uploading needs JavaScript, which is
-            turned off in this browser.</p></noscript>
-          <ul class="presigned-picker__files" data-presigned-files></ul>
-          {ROW_TEMPLATE}
-          <p class="presigned-picker__notice" data-presigned-notice hidden></p>
-          <p class="presigned-picker__status presigned-visually-hidden" role="status"
-             aria-live="polite" data-presigned-status></p>
+          {picker_inside("presigned-picker-1")}
         </div>
         """,
     )

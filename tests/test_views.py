@@ -18,15 +18,8 @@ from django.urls import reverse
 
 from presigned_transfers import policy
 from presigned_transfers.models import Upload
-from tests.factories import (
-    PDF,
-    PNG,
-    assert_json_error,
-    make_upload,
-    object_exists,
-    post_json,
-    put_object,
-)
+from tests.factories import assert_json_error, make_upload, object_exists, post_json, put_object
+from tests.samples import PDF, PNG
 
 UPLOAD_URL = reverse("presigned_transfers:upload-url")
 CONFIRM = reverse("presigned_transfers:confirm-upload")

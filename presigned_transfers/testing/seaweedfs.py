@@ -21,7 +21,7 @@ at exit too; a SIGKILLed parent leaks the server, whose random ports block nothi
 
 What SeaweedFS 4.48 enforces, answers and does differently from AWS -- POST policies,
 presigned GETs, CORS, bucket APIs, session tokens, encryption -- is each a test in
-``tests/test_seaweedfs_runner.py``; the README's "Testing your project" sums up the
+``tests/test_testing_seaweedfs.py``; the README's "Testing your project" sums up the
 differences a host project's tests may meet.
 """
 

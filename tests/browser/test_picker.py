@@ -238,7 +238,7 @@ def test_origin_not_allowed_by_bucket_cors_fails_visibly(site, presigned_bucket,
     ]
     # The browser could not read S3's answer, so it never confirmed: the upload stays pending
     # (the cleanup command removes it). AWS refuses the preflight and stores nothing; SeaweedFS
-    # 4.48 answers every preflight on the bare bucket path (see tests/test_seaweedfs_runner.py).
+    # 4.48 answers every preflight on the bare bucket path (see tests/test_testing_seaweedfs.py).
     assert Upload.objects.get().status == Upload.Status.PENDING
 
 

@@ -11,8 +11,8 @@ document's links from ``createUpload``.
 Every check runs but positive_data_acceptance (see schemathesis.toml). schemathesis's own
 report is printed into the log, then one line: operations tested, test cases, failures. A
 failure fails the test, except those recorded in baseline.json (open bugs, each with its
-strict xfail in tests/test_malformed_requests.py). It adds to tests/test_fuzz.py (hypothesis,
-through Django's test client), it does not replace it.
+strict xfail in tests/system/test_malformed_requests.py). It adds to
+tests/system/test_fuzz.py (hypothesis, through Django's test client), it does not replace it.
 
 ``SCHEMATHESIS_MAX_TIME`` (seconds, default 180) bounds the run; ``SCHEMATHESIS_ARGS`` adds
 options to ``st run`` (e.g. ``--seed N`` to replay a run, ``--report har``).
@@ -37,7 +37,7 @@ from django.urls import reverse
 
 from presigned_transfers import exceptions, services
 from presigned_transfers.models import Upload
-from tests import flows
+from tests import flows, samples
 
 pytestmark = [pytest.mark.s3, pytest.mark.django_db(transaction=True)]
 
@@ -76,18 +76,20 @@ def uploads_in_every_state(user, presigned_bucket):
     """{state: upload id} of the user's uploads: complete, pending, refused, multipart."""
     made = {}
     complete = services.create_upload(
-        user=user, filename="report.pdf", content_type="application/pdf", size=len(flows.PDF)
+        user=user, filename="report.pdf", content_type="application/pdf", size=len(samples.PDF)
     )
     assert (
-        presigned_bucket.post(complete.post.url, complete.post.fields, flows.PDF).status_code == 204
+        presigned_bucket.post(complete.post.url, complete.post.fields, samples.PDF).status_code
+        == 204
     )
     made["complete"] = services.confirm_upload(user=user, upload_id=complete.upload.pk).pk
-    made["pending"] = flows.sign(user, flows.PDF).pk
+    made["pending"] = flows.sign(user, samples.PDF).pk
     short = services.create_upload(
-        user=user, filename="short.pdf", content_type="application/pdf", size=len(flows.PDF)
+        user=user, filename="short.pdf", content_type="application/pdf", size=len(samples.PDF)
     )
     assert (
-        presigned_bucket.post(short.post.url, short.post.fields, flows.PDF[:-1]).status_code == 204
+        presigned_bucket.post(short.post.url, short.post.fields, samples.PDF[:-1]).status_code
+        == 204
     )
     with pytest.raises(exceptions.UploadRefused):
         services.confirm_upload(user=user, upload_id=short.upload.pk)

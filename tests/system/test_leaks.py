@@ -28,7 +28,7 @@ from django.urls import reverse
 
 from presigned_transfers import storage
 from presigned_transfers.models import Upload
-from tests import flows
+from tests import samples
 from tests.conftest import reset_app_state
 
 SESSION_TOKEN = "IQoJb3JpZ2luX2VjEFAKE/session+token/for=tests/0123456789abcdef"
@@ -163,7 +163,7 @@ def whole_flow(user, admin_user, settings, caplog, *, key_id, secret, token):
     caplog.set_level(logging.INFO, logger="django")
 
     # Sign, upload to S3 like a browser, confirm (twice: idempotent).
-    body = flows.PDF + b"payload" * 100
+    body = samples.PDF + b"payload" * 100
     sign = post(
         "upload-url",
         {"filename": "r\u00e9sum\u00e9.pdf", "content_type": "application/pdf", "size": len(body)},
@@ -179,9 +179,9 @@ def whole_flow(user, admin_user, settings, caplog, *, key_id, secret, token):
     # A refused upload (an executable sent as a PDF) and other error answers.
     bad = post(
         "upload-url",
-        {"filename": "x.pdf", "content_type": "application/pdf", "size": len(flows.PE_EXE)},
+        {"filename": "x.pdf", "content_type": "application/pdf", "size": len(samples.PE_EXE)},
     ).json()
-    record.s3("S3 POST (exe)", s3_post(bad["url"], bad["fields"], flows.PE_EXE))
+    record.s3("S3 POST (exe)", s3_post(bad["url"], bad["fields"], samples.PE_EXE))
     assert post("confirm-upload", {"upload_id": bad["upload_id"]}).status_code == 422
     assert post("confirm-upload", {"upload_id": bad["upload_id"]}).status_code == 422
     post("confirm-upload", {"upload_id": "00000000-0000-0000-0000-000000000000"})

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from presigned_transfers import services
-from tests import flows
+from tests import samples
 
 pytestmark = pytest.mark.django_db
 
@@ -17,7 +17,7 @@ def policy_document(fields):
     return json.loads(base64.b64decode(fields["policy"]))
 
 
-def sign(user, body=flows.PDF):
+def sign(user, body=samples.PDF):
     return services.create_upload(
         user=user, filename="doc.pdf", content_type="application/pdf", size=len(body)
     )
@@ -77,7 +77,7 @@ def test_kms_without_a_key_uses_the_account_default(moto_s3, user, sse):
 def test_aes256_against_seaweedfs(presigned_bucket, user, sse):
     sse("AES256")
     created = sign(user)
-    response = presigned_bucket.post(created.post.url, created.post.fields, flows.PDF)
+    response = presigned_bucket.post(created.post.url, created.post.fields, samples.PDF)
     assert response.status_code == 204, response.text
     staged = presigned_bucket.client.head_object(
         Bucket=presigned_bucket.bucket, Key=created.upload.staging_key
@@ -89,7 +89,7 @@ def test_aes256_against_seaweedfs(presigned_bucket, user, sse):
         Bucket=presigned_bucket.bucket, Key=created.upload.key
     )
     assert kept["ServerSideEncryption"] == "AES256"
-    assert presigned_bucket.get(created.upload.key) == flows.PDF
+    assert presigned_bucket.get(created.upload.key) == samples.PDF
 
 
 @pytest.mark.s3
@@ -109,6 +109,6 @@ def test_seaweedfs_refuses_a_post_without_the_pinned_encryption(
     created = sign(user)
     fields = dict(created.post.fields)
     tamper(fields)
-    response = presigned_bucket.post(created.post.url, fields, flows.PDF)
+    response = presigned_bucket.post(created.post.url, fields, samples.PDF)
     assert response.status_code == 403, response.text
     assert presigned_bucket.keys() == []

@@ -31,6 +31,7 @@ from django.utils.translation.template import templatize
 import presigned_transfers
 from presigned_transfers import ui
 from presigned_transfers.models import Upload
+from tests import CHECKOUT
 from tests.factories import assert_json_error, make_upload, post_json
 
 LANGUAGES = ("fr", "de", "es")
@@ -394,7 +395,7 @@ def _built_wheel(tmp_path: Path, checkout: Path) -> Path:
 
 def test_the_wheel_carries_the_compiled_catalogs(tmp_path):
     """Installing needs no gettext tools: the wheel has the committed .mo files, byte for byte."""
-    checkout = Path(__file__).resolve().parent.parent
+    checkout = CHECKOUT
     with zipfile.ZipFile(_built_wheel(tmp_path, checkout)) as archive:
         for lang in LANGUAGES:
             path = f"presigned_transfers/locale/{lang}/LC_MESSAGES/django.mo"

@@ -28,7 +28,7 @@ from hypothesis import strategies as st
 from presigned_transfers import policy, services
 from presigned_transfers.conf import DEFAULT_CONTENT_TYPES, MB
 from presigned_transfers.models import Upload, UploadPart
-from tests import flows
+from tests import flows, samples
 from tests.openapi_doc import conforms
 
 pytestmark = pytest.mark.django_db
@@ -303,8 +303,8 @@ def world(moto_s3, settings, user, other_user):
         "POLICIES": {"default": {"CONTENT_TYPES": list(ALLOWED), "MAX_SIZE": 20 * MB}},
         "MULTIPART_THRESHOLD": 5 * MB,
     }
-    theirs = flows.sign(other_user, flows.PDF)
-    flows.put(theirs, flows.PDF)
+    theirs = flows.sign(other_user, samples.PDF)
+    flows.put(theirs, samples.PDF)
     big = {"filename": "big.pdf", "content_type": "application/pdf", "size": 11 * MB}
     multipart = {**big, "transports": ["multipart"]}
     mine = services.create_upload(user=user, **multipart).upload

@@ -22,7 +22,7 @@ from django.urls import reverse
 
 from presigned_transfers import cleanup, exceptions, storage
 from presigned_transfers.models import Upload
-from tests import flows
+from tests import flows, samples
 from tests.factories import assert_json_error, post_json
 
 pytestmark = [pytest.mark.s3, pytest.mark.django_db(transaction=True)]
@@ -35,7 +35,7 @@ def sha256(data: bytes) -> str:
 
 
 def pdf(size: int) -> bytes:
-    return (flows.PDF + os.urandom(size))[:size]
+    return (samples.PDF + os.urandom(size))[:size]
 
 
 @pytest.fixture
@@ -277,7 +277,7 @@ def test_a_completion_whose_commit_failed_is_verified_on_the_next_confirm(
 
 
 def test_a_sniffed_executable_sent_in_parts_is_refused(configure, presigned_bucket, user_client):
-    body = (flows.ELF + os.urandom(11 * MiB))[: 11 * MiB]
+    body = (samples.ELF + os.urandom(11 * MiB))[: 11 * MiB]
     signed = sign(user_client, body)
     send_parts(user_client, signed["upload_id"], body, [1, 2, 3])
     assert_json_error(confirm(user_client, signed["upload_id"]), 422, "content_mismatch")

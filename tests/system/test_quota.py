@@ -1,6 +1,7 @@
 """Per-user quotas (services._check_quota), one request at a time.
 
-The race-safety under concurrent requests is shown on PostgreSQL in tests/test_concurrency.py.
+The race-safety under concurrent requests is shown on PostgreSQL in
+tests/system/test_concurrency.py.
 """
 
 from __future__ import annotations

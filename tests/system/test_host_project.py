@@ -22,9 +22,11 @@ from pathlib import Path
 
 import pytest
 
+from tests import CHECKOUT
+
 pytestmark = pytest.mark.s3
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = CHECKOUT
 
 SETTINGS = """
 SECRET_KEY = "host-project-tests"

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 import presigned_transfers
+from tests import CHECKOUT
 
-CHECKOUT = Path(__file__).resolve().parent.parent
 PACKAGE = Path(presigned_transfers.__file__).resolve().parent
 
 

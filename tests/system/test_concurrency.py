@@ -25,7 +25,7 @@ from django.utils import timezone
 
 from presigned_transfers import cleanup, exceptions, services, signals, storage
 from presigned_transfers.models import Upload
-from tests import flows
+from tests import flows, samples
 
 ON_POSTGRES = django_settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
 pytestmark = [
@@ -146,7 +146,7 @@ def configure(settings, presigned_bucket):
 
 
 def body_of(size: int) -> bytes:
-    return (flows.PDF + b"x" * size)[:size]
+    return (samples.PDF + b"x" * size)[:size]
 
 
 def sign_upload_and_post(user: Any, presigned_bucket: Any, size: int, *, sent: int | None = None):
@@ -301,9 +301,9 @@ def stale_upload(
     user: Any, presigned_bucket: Any, *, hours_ago: int = 3, arrived: bool = True
 ) -> Upload:
     """A pending upload whose window ended hours ago; its file *arrived* or never did."""
-    upload = flows.sign(user, flows.PDF)
+    upload = flows.sign(user, samples.PDF)
     if arrived:
-        flows.put(upload, flows.PDF)
+        flows.put(upload, samples.PDF)
     Upload.objects.filter(pk=upload.pk).update(
         expires_at=timezone.now() - timedelta(hours=hours_ago)
     )
@@ -400,8 +400,8 @@ def test_concurrent_cleanups_share_the_work_without_overlap(presigned_bucket, us
         stale_upload(user, presigned_bucket, hours_ago=3 + i % 5, arrived=i % 2) for i in range(24)
     ]
     arrived = {u.pk for u in stale if flows.object_exists(u.staging_key)}
-    live = flows.sign(user, flows.PDF)
-    flows.put(live, flows.PDF)
+    live = flows.sign(user, samples.PDF)
+    flows.put(live, samples.PDF)
 
     reports = run_threads(4, lambda i: cleanup.cleanup(grace=0, batch_size=3))
     removed = [r.id for report in reports for r in report.removed]

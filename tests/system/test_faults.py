@@ -19,11 +19,11 @@ from django.urls import reverse
 
 from presigned_transfers import cleanup, exceptions, storage
 from presigned_transfers.models import Upload
-from tests import flows
+from tests import flows, samples
 from tests.factories import assert_json_error, post_json
 from tests.proxy import FaultProxy
 
-BODY = flows.PDF + b"%" * 3000
+BODY = samples.PDF + b"%" * 3000
 
 
 def sign(client, body=BODY):

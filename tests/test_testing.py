@@ -1,5 +1,5 @@
 """The pytest plugin presigned_transfers.testing: its fixtures and its upload helper, on the
-real SeaweedFS. (tests/test_host_project.py runs it in a project that has nothing else.)"""
+real SeaweedFS. (tests/system/test_host_project.py runs it in a project that has nothing else.)"""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from django.test import Client
 from presigned_transfers import signals
 from presigned_transfers.models import Upload
 from presigned_transfers.testing import PresignedBucket, SeaweedFS, UploadFailed, plugin, upload
-from tests import flows
+from tests import samples
 
 MiB = 1024 * 1024
 
@@ -108,7 +108,7 @@ def test_upload_by_post_is_verified_kept_and_signalled(presigned_upload, presign
 
     signals.upload_confirmed.connect(receiver)
     try:
-        done = presigned_upload(user, "Q3 report.pdf", flows.PDF, "application/pdf")
+        done = presigned_upload(user, "Q3 report.pdf", samples.PDF, "application/pdf")
     finally:
         signals.upload_confirmed.disconnect(receiver)
     assert isinstance(done, Upload)
@@ -118,7 +118,7 @@ def test_upload_by_post_is_verified_kept_and_signalled(presigned_upload, presign
     assert confirmed == [done.pk]
     # Kept at its key, copied from where the signed form wrote, with the file's SHA-256 (the
     # script's: CHECKSUM is "sha256").
-    assert presigned_bucket.get(done.key) == flows.PDF
+    assert presigned_bucket.get(done.key) == samples.PDF
     assert presigned_bucket.keys() == sorted([done.key, done.upload_key])
     assert done.checksum_sha256
 
@@ -134,7 +134,7 @@ def test_upload_by_put_and_in_parts(presigned_bucket, client, user, settings, tr
         "MULTIPART_THRESHOLD": 5 * MiB,
         "MULTIPART_PART_SIZE": 5 * MiB,
     }
-    body = flows.PDF + b"x" * (size - len(flows.PDF))
+    body = samples.PDF + b"x" * (size - len(samples.PDF))
     done = upload(client, user, "big.pdf", body, "application/pdf")
     assert done.status == Upload.Status.COMPLETE
     assert done.transport == transport
@@ -146,7 +146,7 @@ def test_upload_by_put_and_in_parts(presigned_bucket, client, user, settings, tr
 
 @pytest.mark.s3
 def test_confirm_false_leaves_the_upload_pending(presigned_upload, presigned_bucket, user):
-    pending = presigned_upload(user, "a.pdf", flows.PDF, "application/pdf", confirm=False)
+    pending = presigned_upload(user, "a.pdf", samples.PDF, "application/pdf", confirm=False)
     assert pending.status == Upload.Status.PENDING
     assert presigned_bucket.keys() == [pending.upload_key]  # arrived at the staging key
 
@@ -156,7 +156,7 @@ def test_each_refusal_raises_upload_failed_with_its_stage_and_code(
     presigned_upload, presigned_bucket, user, settings
 ):
     with pytest.raises(UploadFailed) as refused:
-        presigned_upload(user, "tool.exe", flows.PE_EXE, "application/x-msdownload")
+        presigned_upload(user, "tool.exe", samples.PE_EXE, "application/x-msdownload")
     assert (refused.value.stage, refused.value.status) == ("signing", 415)
     assert refused.value.code == "file_type_not_allowed"
 
@@ -168,7 +168,7 @@ def test_each_refusal_raises_upload_failed_with_its_stage_and_code(
 
     settings.PRESIGNED_TRANSFERS = {**settings.PRESIGNED_TRANSFERS, "BUCKET": "no-such-bucket"}
     with pytest.raises(UploadFailed) as refused:  # S3's own answer
-        presigned_upload(user, "a.pdf", flows.PDF, "application/pdf")
+        presigned_upload(user, "a.pdf", samples.PDF, "application/pdf")
     assert refused.value.stage == "storage"
     assert refused.value.status == 404
     assert refused.value.code == "NoSuchBucket"
@@ -178,7 +178,7 @@ def test_each_refusal_raises_upload_failed_with_its_stage_and_code(
 @pytest.mark.s3
 def test_upload_sends_the_csrf_token_as_the_script_does(presigned_bucket, user):
     strict = Client(enforce_csrf_checks=True)
-    done = upload(strict, user, "a.pdf", flows.PDF, "application/pdf")
+    done = upload(strict, user, "a.pdf", samples.PDF, "application/pdf")
     assert done.status == Upload.Status.COMPLETE
 
 
@@ -189,11 +189,11 @@ def test_the_bucket_post_is_a_browser_form(presigned_upload, presigned_bucket, u
 
     signed = client.post(
         reverse("presigned_transfers:upload-url"),
-        {"filename": "a.pdf", "content_type": "application/pdf", "size": len(flows.PDF)},
+        {"filename": "a.pdf", "content_type": "application/pdf", "size": len(samples.PDF)},
         content_type="application/json",
     ).json()
     # S3 enforces the signed size: one byte more is refused, the right bytes are taken.
-    refused = presigned_bucket.post(signed["url"], signed["fields"], flows.PDF + b"!")
+    refused = presigned_bucket.post(signed["url"], signed["fields"], samples.PDF + b"!")
     assert refused.status_code == 400
     assert "EntityTooLarge" in refused.text
-    assert presigned_bucket.post(signed["url"], signed["fields"], flows.PDF).status_code == 204
+    assert presigned_bucket.post(signed["url"], signed["fields"], samples.PDF).status_code == 204

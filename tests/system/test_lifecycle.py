@@ -21,14 +21,14 @@ from django.urls import reverse
 
 from presigned_transfers import storage
 from presigned_transfers.models import Upload
-from tests import flows
+from tests import flows, samples
 
 pytestmark = [pytest.mark.s3, pytest.mark.django_db(transaction=True)]
 
 SIZE = 6000
-VERIFIED = flows.PDF + b"%" * (SIZE - len(flows.PDF))
-ELF = flows.ELF + b"\x00" * (SIZE - len(flows.ELF))  # same size, same declared type
-OTHER_PDF = flows.PDF + b"#" * (SIZE - len(flows.PDF))
+VERIFIED = samples.PDF + b"%" * (SIZE - len(samples.PDF))
+ELF = samples.ELF + b"\x00" * (SIZE - len(samples.ELF))  # same size, same declared type
+OTHER_PDF = samples.PDF + b"#" * (SIZE - len(samples.PDF))
 
 
 def sign(client, body=VERIFIED, content_type="application/pdf"):

@@ -11,7 +11,7 @@ from django.urls import URLPattern, reverse
 
 from presigned_transfers import urls
 from presigned_transfers.models import Upload
-from tests import flows
+from tests import flows, samples
 
 pytestmark = pytest.mark.django_db
 SAFE = {"get", "head", "options", "trace"}
@@ -44,8 +44,8 @@ def test_the_endpoints_found():
 @pytest.fixture
 def target(moto_s3, user):
     """An uploaded, pending upload of user's: what a forged request would act on."""
-    upload = flows.sign(user, flows.PDF)
-    flows.put(upload, flows.PDF)
+    upload = flows.sign(user, samples.PDF)
+    flows.put(upload, samples.PDF)
     return upload
 
 
