@@ -22,11 +22,9 @@ The upload lifecycle is sign -> transfer -> verify -> store:
 from __future__ import annotations
 
 import base64
-import contextlib
 import hashlib
 import logging
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -381,17 +379,17 @@ def confirm_upload(
     Idempotent: confirming a complete upload returns it again; confirming a refused one
     raises the same refusal. The upload's row stays locked while S3 is asked, so concurrent
     confirms (and the cleanup) see one consistent answer. When S3 or the database fails,
-    nothing changes: the upload stays pending and a later confirm (or the reconcile in
-    ``presigned_cleanup``) completes it.
+    the upload stays pending (a copy already made stays at its key, served by nothing) and a
+    later confirm (or the reconcile in ``presigned_cleanup``) completes it.
     """
-    with _keeping() as written, transaction.atomic():
+    with transaction.atomic():
         upload = get_owned_upload(user, upload_id, lock=True)
         if upload.status == Upload.Status.COMPLETE:
             return upload
         if upload.status == Upload.Status.FAILED:
             raise _refusal(upload.failure_code)
         try:
-            refused = _verify_and_store(upload, written)
+            refused = _verify_and_store(upload)
         except exceptions.UploadStateConflict as error:
             audit.record("refuse", user=user, upload=upload, stage="confirm", code=error.code)
             raise
@@ -409,7 +407,7 @@ def reconcile_upload(upload_id: UploadId) -> str:
     it), ``"changed"`` (its object kept changing; left pending) or ``"skipped"`` (not pending,
     or locked by a confirm in progress). :class:`StorageUnavailable` leaves it pending.
     """
-    with _keeping() as written, transaction.atomic():
+    with transaction.atomic():
         upload = (
             Upload.objects.select_for_update(skip_locked=True)
             .filter(pk=upload_id, status=Upload.Status.PENDING)
@@ -418,7 +416,7 @@ def reconcile_upload(upload_id: UploadId) -> str:
         if upload is None:
             return "skipped"
         try:
-            refused = _verify_and_store(upload, written)
+            refused = _verify_and_store(upload)
         except exceptions.UploadStateConflict as error:
             # Nothing (or not every part) arrived within the window: nothing more will.
             return "changed" if error.code == "upload_changed" else "missing"
@@ -451,26 +449,6 @@ def inspect_upload(upload: Upload) -> str:
     return "complete" if refused is None else "refused"
 
 
-@contextlib.contextmanager
-def _keeping() -> Iterator[list[str]]:
-    """Collect the keys the store step writes; take them back if what follows fails.
-
-    The row did not become complete then (the database failed, or anything else after the
-    copy), so the copy must not outlive it: S3 holds nothing the table does not account for.
-    """
-    written: list[str] = []
-    try:
-        yield written
-    except BaseException:
-        if written:
-            try:
-                storage.remove(written)
-            except exceptions.StorageUnavailable:
-                # Still findable: the row is pending and names this key; cleanup removes it.
-                logger.exception("discard-failed key=%s", " ".join(written))
-        raise
-
-
 def _verify(upload: Upload) -> tuple[storage.ObjectStart | None, exceptions.TransferError | None]:
     """Read the start of what the upload's transfer wrote, and check it against what was signed.
 
@@ -493,14 +471,18 @@ def _verify(upload: Upload) -> tuple[storage.ObjectStart | None, exceptions.Tran
     return found, refused
 
 
-def _verify_and_store(upload: Upload, written: list[str]) -> exceptions.TransferError | None:
+def _verify_and_store(upload: Upload) -> exceptions.TransferError | None:
     """Verify the pending, locked *upload* and keep exactly the version that passed.
 
     Returns ``None`` when the upload is now complete, or the refusal (its objects deleted,
     the row failed). Raises :class:`UploadStateConflict` (``upload_missing``: nothing
     arrived; ``upload_changed``: the object was replaced every time between being read and
-    being kept) or :class:`StorageUnavailable`, with nothing changed. Keys written are
-    appended to *written*.
+    being kept) or :class:`StorageUnavailable`, with nothing changed.
+
+    If the transaction fails after the copy, the copy stays: the row is still pending and
+    names its key, so a later confirm or the cleanup's reconcile completes it (or removes
+    it). Deleting it then could delete what a confirm that took the row lock right after the
+    rollback has just kept (the same verified bytes, at the same key).
     """
     if upload.multipart_id:
         _complete_parts(upload)  # sealed in place: after this no part URL changes the object
@@ -528,7 +510,7 @@ def _verify_and_store(upload: Upload, written: list[str]) -> exceptions.Transfer
             )
             return refused
         try:
-            stored = _store(upload, found, written)
+            stored = _store(upload, found)
         except storage.ObjectChanged:
             continue  # replaced after it was read: verify what is there now
         upload.status = Upload.Status.COMPLETE
@@ -629,13 +611,11 @@ def _composite_checksum(checksums: list[str]) -> str:
     return f"{base64.b64encode(digest).decode()}-{len(checksums)}"
 
 
-def _store(upload: Upload, found: storage.ObjectStart, written: list[str]) -> storage.StoredObject:
+def _store(upload: Upload, found: storage.ObjectStart) -> storage.StoredObject:
     """Make the verified version *found* the upload's kept object."""
     if not upload.staging_key:
         return storage.StoredObject(etag=found.etag, version_id=found.version_id)
-    stored = storage.copy_object(upload.staging_key, upload.key, if_match=found.etag)
-    written.append(upload.key)
-    return stored
+    return storage.copy_object(upload.staging_key, upload.key, if_match=found.etag)
 
 
 def _announce(

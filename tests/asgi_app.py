@@ -1,4 +1,5 @@
-"""The ASGI application tests/test_asgi.py serves with uvicorn, and receivers that tell on it.
+"""The ASGI application tests/system/test_asgi.py serves with uvicorn, and receivers that tell
+on it.
 
 Every signal of the app is received twice, by a sync and (Django 5.0+) by an async receiver;
 each appends one JSON line to ``ASGI_SIGNAL_LOG`` (one ``write`` of a short line to a file

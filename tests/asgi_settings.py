@@ -1,4 +1,5 @@
-"""Settings of the ASGI server that tests/test_asgi.py starts (uvicorn, in a process of its own).
+"""Settings of the ASGI server tests/system/test_asgi.py starts (uvicorn, in a process of its
+own).
 
 The test settings, with what a server in another process needs: a database it can open itself
 (a SQLite file or a scratch PostgreSQL database, ``ASGI_DATABASE_URL``) and the bucket on the

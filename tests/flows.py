@@ -36,6 +36,12 @@ def object_exists(key: str) -> bool:
     return storage.head_object(key) is not None
 
 
+def read(key: str) -> bytes:
+    """The bytes stored at *key* in the configured bucket."""
+    body: bytes = storage.get_client().get_object(Bucket=_bucket(), Key=key)["Body"].read()
+    return body
+
+
 def expire(upload: Upload, *, seconds_ago: int) -> Upload:
     """Move the upload's window into the past (without touching anything else)."""
     Upload.objects.filter(pk=upload.pk).update(

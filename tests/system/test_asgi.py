@@ -34,12 +34,12 @@ import requests
 from django.conf import settings as django_settings
 from django.urls import reverse
 
-from tests import flows
+from tests import CHECKOUT, samples
 from tests.live import LiveClient
 
 pytestmark = pytest.mark.s3
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = CHECKOUT
 ON_POSTGRES = django_settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
 #: SQLite before Django 5.1 has no "IMMEDIATE" transactions (and SQLite has no row locks), so
 #: nothing serializes two confirms of one upload: both read it pending and copy it, the one
@@ -247,7 +247,7 @@ def _upload(
 
 
 def test_sign_upload_confirm_download(asgi_server):
-    body = flows.PDF + b"asgi" * 100
+    body = samples.PDF + b"asgi" * 100
     with asgi_server.sign_in("alice") as alice:
         upload_id = _upload(asgi_server, alice, body)
         confirmed = alice.post_json("confirm-upload", {"upload_id": upload_id})
@@ -290,7 +290,7 @@ def test_sign_upload_confirm_download(asgi_server):
     "IMMEDIATE, no row locks); PostgreSQL or Django 5.1+ run this test",
 )
 def test_concurrent_confirms_send_one_signal(asgi_server):
-    body = flows.PDF + b"x" * 5000
+    body = samples.PDF + b"x" * 5000
     with asgi_server.sign_in("alice") as alice:
         upload_id = _upload(asgi_server, alice, body, "concurrent.pdf")
         cookies, headers = alice.http.cookies, alice.http.headers
@@ -339,7 +339,7 @@ def test_concurrent_confirms_send_one_signal(asgi_server):
 
 
 def test_delete_removes_the_object_after_commit(asgi_server):
-    body = flows.PDF + b"delete me"
+    body = samples.PDF + b"delete me"
     with asgi_server.sign_in("alice") as alice:
         upload_id = _upload(asgi_server, alice, body)
         assert alice.post_json("confirm-upload", {"upload_id": upload_id}).status_code == 200
@@ -388,7 +388,7 @@ def test_session_and_csrf(asgi_server):
 
 def test_errors_are_json(asgi_server):
     with asgi_server.sign_in("alice") as alice:
-        upload_id = _upload(asgi_server, alice, flows.PDF)
+        upload_id = _upload(asgi_server, alice, samples.PDF)
         invalid = alice.http.post(
             alice.url("confirm-upload"),
             data=b"{not json",
