@@ -7,7 +7,10 @@ modules together (and is how such circles usually hide).
 from __future__ import annotations
 
 import ast
+import sys
 from pathlib import Path
+
+import pytest
 
 import presigned_transfers
 
@@ -99,3 +102,50 @@ def test_the_signer_does_not_import_django():
 def test_the_cycle_finder_finds_a_cycle():
     assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
     assert find_cycle({"a": {"b"}, "b": set()}) is None
+
+
+#: The package's layers, bottom up, as ARCHITECTURE.md draws them: a module imports only
+#: modules of the layers below its own.
+LAYERS = [
+    {"conf", "exceptions", "signals", "types", "sigv4", "sniffing", "openapi", "aws"},
+    {"policy", "s3http", "signing"},
+    {"models", "storage"},
+    {"audit", "receivers", "checks"},
+    {"services", "ui", "doctor"},
+    {"forms", "views", "admin", "templatetags.presigned_transfers", "cleanup"},
+    {"rest_framework", "urls", "apps", "testing.seaweedfs"},
+    {"management.commands.presigned_cleanup", "management.commands.presigned_doctor"},
+    {"testing.bucket"},
+    {"testing.flow"},
+    {"testing.plugin", "testing"},
+]
+_NAMESPACES = {"management", "management.commands", "templatetags"}
+
+
+def _layer_of() -> dict[str, int]:
+    return {f"{NAME}.{module}": n for n, layer in enumerate(LAYERS) for module in layer}
+
+
+def test_every_module_has_a_layer():
+    modules = set(import_graph()) - {NAME} - {f"{NAME}.{name}" for name in _NAMESPACES}
+    assert modules == set(_layer_of()), "place new modules in LAYERS and ARCHITECTURE.md"
+
+
+def test_modules_import_only_the_layers_below_their_own():
+    layer = _layer_of()
+    upward = sorted(
+        f"{module} -> {imported}"
+        for module, imports in import_graph().items()
+        if module in layer
+        for imported in imports
+        if imported in layer and layer[imported] >= layer[module]
+    )
+    assert upward == []
+
+
+def test_the_layer_check_finds_an_import_upward(monkeypatch):
+    graph = import_graph()
+    graph[f"{NAME}.conf"] = {f"{NAME}.services"}
+    monkeypatch.setattr(sys.modules[__name__], "import_graph", lambda: graph)
+    with pytest.raises(AssertionError):
+        test_modules_import_only_the_layers_below_their_own()

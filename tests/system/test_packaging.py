@@ -26,3 +26,12 @@ def test_the_installed_package_carries_its_data_files():
         assert (PACKAGE / name).exists(), name
     assert list((PACKAGE / "locale").glob("*/LC_MESSAGES/django.mo"))
     assert (PACKAGE / "static" / "presigned_transfers" / "presigned_transfers.js").is_file()
+
+
+def test_the_installed_package_is_the_checkouts_source():
+    """No module the checkout lacks (setuptools' build/ directory can carry a removed or moved
+    one into the wheel) and none missing."""
+    installed = {p.relative_to(PACKAGE).as_posix() for p in PACKAGE.rglob("*.py")}
+    source = CHECKOUT / "presigned_transfers"
+    checkout = {p.relative_to(source).as_posix() for p in source.rglob("*.py")}
+    assert installed == checkout, "rm -rf build/ and run tox again"
