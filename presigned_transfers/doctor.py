@@ -57,7 +57,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, TypeVar
 
 import urllib3
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
@@ -66,6 +66,8 @@ from urllib3.exceptions import HTTPError
 
 from presigned_transfers import exceptions, policy, s3http, signing, storage
 from presigned_transfers.conf import SETTING_NAME, app_settings
+
+T = TypeVar("T")
 
 #: The ``ID`` of the CORS rule ``--apply-cors`` writes (and replaces on the next run).
 CORS_RULE_ID = "presigned-transfers"
@@ -1284,6 +1286,33 @@ class BucketDoctor:
         except ClientError as error:
             raise self._step_failed(failed, operation, error, denied_hint) from error
 
+    def _with_option(
+        self,
+        failed: Status,
+        operation: str,
+        action: Callable[..., T],
+        option: dict[str, Any] | None,
+        denied_hint: str,
+        *,
+        refused: str,
+        fix: str,
+    ) -> T:
+        """``action(**option)``; if S3 refuses it (not for want of a permission) but takes it
+        without *option*, stop with a finding that the setting asking for it must go:
+        *refused* (``{code}`` is S3's error code) and *fix* word it."""
+        try:
+            return action(**(option or {}))
+        except ClientError as error:
+            stop = self._step_failed(failed, operation, error, denied_hint)
+            if not option or _code(error) in _DENIED:
+                raise stop from error
+            try:
+                action()
+            except ClientError:
+                raise stop from error
+            message = refused.replace("{code}", _code(error))
+            raise _Stop(Finding("multipart", failed, message, fix)) from error
+
     def _multipart_probe(self, key: str, opened: list[str], failed: Status) -> Finding:
         kept = self._arn(self._prefix())
         checksum = _sha256(PROBE_BODY) if app_settings.checksum == "sha256" else None
@@ -1298,25 +1327,16 @@ class BucketDoctor:
             return str(response["UploadId"])
 
         write_hint = f"Allow s3:PutObject on {kept}: multipart uploads are written with it."
-        try:
-            multipart_id = create(**({"ChecksumAlgorithm": "SHA256"} if checksum else {}))
-        except ClientError as error:
-            refused = self._step_failed(failed, "CreateMultipartUpload", error, write_hint)
-            if not checksum or _code(error) in _DENIED:
-                raise refused from error
-            try:
-                create()
-            except ClientError:
-                raise refused from error
-            raise _Stop(
-                Finding(
-                    "multipart",
-                    failed,
-                    "This provider refuses multipart uploads with SHA-256 checksums "
-                    f"(ChecksumAlgorithm SHA256: {_code(error)}); without them it opens one.",
-                    f"Set {SETTING_NAME}['CHECKSUM'] = None. The app then asks for no checksum.",
-                )
-            ) from error
+        multipart_id = self._with_option(
+            failed,
+            "CreateMultipartUpload",
+            create,
+            {"ChecksumAlgorithm": "SHA256"} if checksum else None,
+            write_hint,
+            refused="This provider refuses multipart uploads with SHA-256 checksums "
+            "(ChecksumAlgorithm SHA256: {code}); without them it opens one.",
+            fix=f"Set {SETTING_NAME}['CHECKSUM'] = None. The app then asks for no checksum.",
+        )
 
         part = signing.presign_part(
             key=key,
@@ -1388,26 +1408,17 @@ class BucketDoctor:
             )
             opened.remove(multipart_id)
 
-        try:
-            complete(**({"IfNoneMatch": "*"} if conditional else {}))
-        except ClientError as error:
-            refused = self._step_failed(failed, "CompleteMultipartUpload", error, write_hint)
-            if not conditional or _code(error) in _DENIED:
-                raise refused from error
-            try:
-                complete()
-            except ClientError:
-                raise refused from error
-            raise _Stop(
-                Finding(
-                    "multipart",
-                    failed,
-                    "This provider refuses to complete a multipart upload with "
-                    f"If-None-Match: * ({_code(error)}); without it, it completes.",
-                    f"Set {SETTING_NAME}['CONDITIONAL_WRITES'] = False. The app then sends "
-                    "no such condition.",
-                )
-            ) from error
+        self._with_option(
+            failed,
+            "CompleteMultipartUpload",
+            complete,
+            {"IfNoneMatch": "*"} if conditional else None,
+            write_hint,
+            refused="This provider refuses to complete a multipart upload with "
+            "If-None-Match: * ({code}); without it, it completes.",
+            fix=f"Set {SETTING_NAME}['CONDITIONAL_WRITES'] = False. The app then sends no "
+            "such condition.",
+        )
 
         other = self._multipart_step(failed, "CreateMultipartUpload", create, write_hint)
         self._multipart_step(
