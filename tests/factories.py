@@ -8,6 +8,7 @@ import secrets
 from datetime import timedelta
 from typing import Any
 
+from django.urls import reverse
 from django.utils import timezone
 
 from presigned_transfers.models import Upload
@@ -53,6 +54,29 @@ def object_exists(s3: Any, key: str) -> bool:
 
 def post_json(client: Any, url: str, data: Any, **extra: Any) -> Any:
     return client.post(url, data=json.dumps(data), content_type="application/json", **extra)
+
+
+def sign_over_http(
+    client: Any,
+    body: bytes = PDF,
+    *,
+    filename: str = "report.pdf",
+    content_type: str = "application/pdf",
+    **fields: Any,
+) -> dict[str, Any]:
+    """``POST upload-url`` for *body* as the picker sends it; its 201 answer's JSON."""
+    data = {"filename": filename, "content_type": content_type, "size": len(body), **fields}
+    response = post_json(client, reverse("presigned_transfers:upload-url"), data)
+    assert response.status_code == 201, response.content
+    answer: dict[str, Any] = response.json()
+    return answer
+
+
+def confirm_over_http(client: Any, upload_id: str) -> Any:
+    """``POST confirm-upload``; the response, whatever it is."""
+    return post_json(
+        client, reverse("presigned_transfers:confirm-upload"), {"upload_id": upload_id}
+    )
 
 
 def assert_json_error(response: Any, status: int, code: str) -> dict[str, Any]:

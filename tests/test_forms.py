@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import copy
 import uuid
-from datetime import timedelta
 
 import pytest
 from django import forms
 from django.core.exceptions import ImproperlyConfigured
 from django.http import QueryDict
-from django.utils import timezone
 from pytest_django.asserts import assertHTMLEqual, assertInHTML
 
 from presigned_transfers.forms import (
@@ -21,6 +19,7 @@ from presigned_transfers.forms import (
     UploadWidget,
 )
 from presigned_transfers.models import Upload
+from tests import factories
 from tests.markup import picker_inside
 
 pytestmark = pytest.mark.django_db
@@ -29,18 +28,8 @@ UNAVAILABLE = "This upload is not available. Upload the file again."
 
 
 def make_upload(owner, status=Upload.Status.COMPLETE, **fields) -> Upload:
-    values = {
-        "owner": owner,
-        "key": f"uploads/{owner.pk}/{uuid.uuid4().hex}_f.pdf",
-        "original_filename": "report.pdf",
-        "content_type": "application/pdf",
-        "declared_size": 10,
-        "policy": "default",
-        "status": status,
-        "expires_at": timezone.now() + timedelta(minutes=20),
-        **fields,
-    }
-    return Upload.objects.create(**values)
+    fields = {"original_filename": "report.pdf", "declared_size": 10, **fields}
+    return factories.make_upload(owner, status=status, **fields)
 
 
 class AttachmentForm(UploadFormMixin, forms.Form):

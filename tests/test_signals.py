@@ -8,7 +8,14 @@ from django.urls import reverse
 
 from presigned_transfers import services, signals
 from presigned_transfers.models import Upload
-from tests.factories import make_upload, object_exists, post_json, put_object
+from tests.factories import (
+    confirm_over_http,
+    make_upload,
+    object_exists,
+    post_json,
+    put_object,
+    sign_over_http,
+)
 from tests.samples import PDF
 
 SIGNALS = {
@@ -51,19 +58,10 @@ def _only(sent, name):
 
 
 def _sign(client):
-    response = post_json(
-        client,
-        reverse("presigned_transfers:upload-url"),
-        {"filename": "a.pdf", "content_type": "application/pdf", "size": len(PDF)},
-    )
-    assert response.status_code == 201
-    return response.json()["upload_id"]
+    return sign_over_http(client, PDF, filename="a.pdf")["upload_id"]
 
 
-def _confirm(client, upload_id):
-    return post_json(
-        client, reverse("presigned_transfers:confirm-upload"), {"upload_id": upload_id}
-    )
+_confirm = confirm_over_http
 
 
 def test_every_signal_is_documented():

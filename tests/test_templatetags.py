@@ -5,19 +5,17 @@ from __future__ import annotations
 import html
 import json
 import re
-import uuid
-from datetime import timedelta
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django.template import Context, RequestContext, Template
 from django.test import RequestFactory
-from django.utils import timezone
 from pytest_django.asserts import assertHTMLEqual, assertInHTML
 
 from presigned_transfers import ui
 from presigned_transfers.conf import Policy
 from presigned_transfers.models import Upload
+from tests import factories
 from tests.markup import picker_inside
 
 PREFIX = "/xfer-9f3"  # tests/urls.py mounts the app here
@@ -51,17 +49,8 @@ def attr(value: str) -> str:
 
 
 def make_upload(owner, **fields) -> Upload:
-    values = {
-        "owner": owner,
-        "key": f"uploads/{owner.pk}/{uuid.uuid4().hex}_f.pdf",
-        "original_filename": "report.pdf",
-        "content_type": "application/pdf",
-        "declared_size": 10,
-        "policy": "default",
-        "expires_at": timezone.now() + timedelta(minutes=20),
-        **fields,
-    }
-    return Upload.objects.create(**values)
+    fields = {"original_filename": "report.pdf", "declared_size": 10, **fields}
+    return factories.make_upload(owner, **fields)
 
 
 # -- script and stylesheet ------------------------------------------------------------------

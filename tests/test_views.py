@@ -18,7 +18,15 @@ from django.urls import reverse
 
 from presigned_transfers import policy
 from presigned_transfers.models import Upload
-from tests.factories import assert_json_error, make_upload, object_exists, post_json, put_object
+from tests.factories import (
+    assert_json_error,
+    confirm_over_http,
+    make_upload,
+    object_exists,
+    post_json,
+    put_object,
+    sign_over_http,
+)
 from tests.samples import PDF, PNG
 
 UPLOAD_URL = reverse("presigned_transfers:upload-url")
@@ -39,14 +47,10 @@ def download_url(upload_id):
 
 
 def sign(client, *, filename="scan.pdf", content_type="application/pdf", body=PDF, **extra):
-    data = {"filename": filename, "content_type": content_type, "size": len(body), **extra}
-    response = post_json(client, UPLOAD_URL, data)
-    assert response.status_code == 201, response.content
-    return response.json()
+    return sign_over_http(client, body, filename=filename, content_type=content_type, **extra)
 
 
-def confirm(client, upload_id):
-    return post_json(client, CONFIRM, {"upload_id": upload_id})
+confirm = confirm_over_http
 
 
 def upload_complete(client, s3, *, body=PDF, **kwargs):

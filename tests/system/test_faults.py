@@ -20,26 +20,17 @@ from django.urls import reverse
 from presigned_transfers import cleanup, exceptions, storage
 from presigned_transfers.models import Upload
 from tests import flows, samples
-from tests.factories import assert_json_error, post_json
+from tests.factories import assert_json_error, confirm_over_http, post_json, sign_over_http
 from tests.proxy import FaultProxy
 
 BODY = samples.PDF + b"%" * 3000
 
 
 def sign(client, body=BODY):
-    response = post_json(
-        client,
-        reverse("presigned_transfers:upload-url"),
-        {"filename": "report.pdf", "content_type": "application/pdf", "size": len(body)},
-    )
-    assert response.status_code == 201, response.content
-    return response.json()
+    return sign_over_http(client, body)
 
 
-def confirm(client, upload_id):
-    return post_json(
-        client, reverse("presigned_transfers:confirm-upload"), {"upload_id": upload_id}
-    )
+confirm = confirm_over_http
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ import requests
 from django.urls import reverse
 
 from presigned_transfers.models import Upload
+from tests.factories import confirm_over_http, sign_over_http
 
 pytestmark = [pytest.mark.s3, pytest.mark.django_db]
 
@@ -23,22 +24,11 @@ PDF = b"%PDF-1.4\n" + b"x" * 200 + b"\n%%EOF\n"
 
 
 def sign(client, *, size=None, content_type="application/pdf", filename="doc.pdf"):
-    size = len(PDF) if size is None else size
-    response = client.post(
-        reverse("presigned_transfers:upload-url"),
-        json.dumps({"filename": filename, "content_type": content_type, "size": size}),
-        content_type="application/json",
-    )
-    assert response.status_code == 201, response.content
-    return response.json()
+    body = PDF if size is None else b"x" * size
+    return sign_over_http(client, body, content_type=content_type, filename=filename)
 
 
-def confirm(client, upload_id):
-    return client.post(
-        reverse("presigned_transfers:confirm-upload"),
-        json.dumps({"upload_id": upload_id}),
-        content_type="application/json",
-    )
+confirm = confirm_over_http
 
 
 def s3_error_code(response: requests.Response) -> str:

@@ -12,7 +12,6 @@ then copies exactly that version to a key no signed form names.
 from __future__ import annotations
 
 import hashlib
-import json
 
 import pytest
 import requests
@@ -22,6 +21,7 @@ from django.urls import reverse
 from presigned_transfers import storage
 from presigned_transfers.models import Upload
 from tests import flows, samples
+from tests.factories import confirm_over_http, sign_over_http
 
 pytestmark = [pytest.mark.s3, pytest.mark.django_db(transaction=True)]
 
@@ -32,21 +32,10 @@ OTHER_PDF = samples.PDF + b"#" * (SIZE - len(samples.PDF))
 
 
 def sign(client, body=VERIFIED, content_type="application/pdf"):
-    response = client.post(
-        reverse("presigned_transfers:upload-url"),
-        json.dumps({"filename": "report.pdf", "content_type": content_type, "size": len(body)}),
-        content_type="application/json",
-    )
-    assert response.status_code == 201, response.content
-    return response.json()
+    return sign_over_http(client, body, content_type=content_type)
 
 
-def confirm(client, upload_id):
-    return client.post(
-        reverse("presigned_transfers:confirm-upload"),
-        json.dumps({"upload_id": upload_id}),
-        content_type="application/json",
-    )
+confirm = confirm_over_http
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ from django.urls import reverse
 from presigned_transfers import cleanup, exceptions, storage
 from presigned_transfers.models import Upload
 from tests import flows, samples
-from tests.factories import assert_json_error, post_json
+from tests.factories import assert_json_error, confirm_over_http, post_json
 
 pytestmark = [pytest.mark.s3, pytest.mark.django_db(transaction=True)]
 
@@ -68,9 +68,7 @@ def sign(client, body, *, transports=("multipart", "put", "post"), checksum=True
     return response.json()
 
 
-def confirm(client, upload_id):
-    url = reverse("presigned_transfers:confirm-upload")
-    return post_json(client, url, {"upload_id": upload_id})
+confirm = confirm_over_http
 
 
 def parts_url(upload_id):
