@@ -359,7 +359,7 @@ GOOD_SETTINGS = [
     {"MAX_REQUEST_BODY": 1024 * 1024},
     {"SNIFF_CONTENT": False, "CLEANUP_GRACE": 3600},
     _policies(PERMISSION="auth.add_user", ALLOW=lambda user: True),
-    _policies(ALLOW="tests.test_permissions.allow_staff"),
+    _policies(ALLOW="tests.system.test_permissions.allow_staff"),
     {"STAGING_PREFIX": "staging/uploads/"},
     {"S3_CONNECT_TIMEOUT": 0.5, "S3_READ_TIMEOUT": 120, "S3_MAX_ATTEMPTS": 1},
 ]

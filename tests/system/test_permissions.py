@@ -40,7 +40,7 @@ def policies(settings):
         "POLICIES": {
             "default": {"CONTENT_TYPES": ["application/pdf"], "MAX_SIZE": 1000},
             "videos": {**VIDEO, "PERMISSION": "auth.add_permission"},
-            "staff": {**VIDEO, "ALLOW": "tests.test_permissions.allow_staff"},
+            "staff": {**VIDEO, "ALLOW": "tests.system.test_permissions.allow_staff"},
             "both": {**VIDEO, "PERMISSION": "auth.add_permission", "ALLOW": allow_staff},
         },
     }
